@@ -40,6 +40,8 @@ class ProcgenRealEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 15}
+    # Procgen restarts within the ending step, so an episode's true last frame is never rendered.
+    renders_final_frame = False
 
     def __init__(self, game: str = "coinrun", *, distribution_mode: str = "hard", start_level: int = 0,
                  num_levels: int = 0, actions: str | list[int] = "full", render_mode: str | None = None):

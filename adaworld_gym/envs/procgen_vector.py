@@ -23,6 +23,8 @@ class ProcgenRealVectorEnv(VectorEnv):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15, "autoreset_mode": AutoresetMode.SAME_STEP}
+    # Procgen restarts within the ending step, so an episode's true last frame is never rendered.
+    renders_final_frame = False
 
     def __init__(self, num_envs: int = 1, game: str = "coinrun", *, distribution_mode: str = "hard",
                  start_level: int = 0, num_levels: int = 0, actions: str | list[int] = "full",

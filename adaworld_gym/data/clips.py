@@ -1,0 +1,163 @@
+"""Clips of consecutive frames for training: random access from disk, or a live stream from the games.
+
+A clip is a dict of torch tensors:
+    frames   (clip_len, 3, H, W) uint8, oldest first
+    actions  (clip_len - 1,) int64, the action between each pair of frames (-1 for action-free video)
+    rewards  (clip_len - 1,) float32
+    game     () int64, index into the `games` list of the dataset or stream
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
+from adaworld_gym.data.policies import make_policy
+from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.envs.procgen_games import split_levels
+
+
+def _clip(frames: np.ndarray, actions: np.ndarray, rewards: np.ndarray, game: int) -> dict[str, torch.Tensor]:
+    return {"frames": torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2))),
+            "actions": torch.from_numpy(actions.astype(np.int64)),
+            "rewards": torch.from_numpy(rewards.astype(np.float32)),
+            "game": torch.tensor(game, dtype=torch.int64)}
+
+
+class ClipDataset(Dataset):
+    """Every window of `clip_len` consecutive observed frames in one or more episode datasets.
+
+    Only the episode headers are read up front; frames are read per clip, so datasets far larger than memory
+    work, with DataLoader workers and shuffling. Datasets holding games or a resolution other than those asked
+    for are refused, so data from another game cannot slip into training unnoticed.
+
+    Args:
+        roots: dataset folders (see `adaworld_gym.data.episodes`).
+        clip_len: frames per clip (memory K plus the target frame: K + 1, at most 7 by default use).
+        games: games to accept; None accepts those the datasets list. Episodes of other games raise an error.
+        resolution: frame size to accept; None takes the first dataset's.
+    """
+
+    def __init__(self, roots: str | Path | list[str | Path], clip_len: int, games: list[str] | None = None,
+                 resolution: int | None = None, max_open_files: int = 64):
+        if clip_len < 2:
+            raise ValueError(f"a clip needs at least 2 frames, got clip_len={clip_len}")
+        roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
+        stores = [EpisodeStore(r) for r in roots]
+        self.resolution = resolution or stores[0].info.resolution
+        self.games = list(games) if games is not None else sorted({g for s in stores for g in s.info.games})
+        paths, lengths, game_ids = [], [], []
+        for store in stores:
+            if store.info.resolution != self.resolution:
+                raise ValueError(f"{store.root}: frames are {store.info.resolution}px, this loader reads "
+                                 f"{self.resolution}px; do not mix resolutions")
+            for path in store.episode_paths():
+                header = read_episode_header(path)
+                if header["game"] not in self.games:
+                    raise ValueError(f"{path}: episode of game {header['game']!r}, but this loader was asked for "
+                                     f"{self.games}")
+                if header["frame_shape"] != (self.resolution, self.resolution, 3):
+                    raise ValueError(f"{path}: frames of shape {header['frame_shape']} in a {self.resolution}px "
+                                     "dataset")
+                observed = header["num_steps"] + 1 - (not header["final_frame_observed"])
+                paths.append(path)
+                lengths.append(max(0, observed - clip_len + 1))
+                game_ids.append(self.games.index(header["game"]))
+        if not paths:
+            raise ValueError(f"no episodes in {[str(r) for r in roots]}")
+        self.clip_len = clip_len
+        self.paths = paths
+        self.game_ids = np.array(game_ids)
+        self._ends = np.cumsum(lengths)
+        if self._ends[-1] == 0:
+            raise ValueError(f"no episode is long enough for clips of {clip_len} frames")
+        self._files: OrderedDict[Path, h5py.File] = OrderedDict()
+        self._files_pid = os.getpid()
+        self._max_open = max_open_files
+
+    def __len__(self) -> int:
+        return int(self._ends[-1])
+
+    def _file(self, path: Path) -> h5py.File:
+        # h5py handles must not cross fork(): each DataLoader worker opens its own.
+        if self._files_pid != os.getpid():
+            self._files, self._files_pid = OrderedDict(), os.getpid()
+        if path in self._files:
+            self._files.move_to_end(path)
+        else:
+            if len(self._files) >= self._max_open:
+                self._files.popitem(last=False)[1].close()
+            self._files[path] = h5py.File(path, "r")
+        return self._files[path]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"clip {index} out of range for {len(self)} clips")
+        episode = int(np.searchsorted(self._ends, index, side="right"))
+        start = index - (int(self._ends[episode - 1]) if episode else 0)
+        path = self.paths[episode]
+        stop = start + self.clip_len
+        try:
+            f = self._file(path)
+            return _clip(f["frames"][start:stop], f["actions"][start:stop - 1], f["rewards"][start:stop - 1],
+                         int(self.game_ids[episode]))
+        except (OSError, KeyError) as err:  # a file damaged after the dataset was opened
+            raise CorruptEpisodeError(path, err) from err
+
+
+class LiveClipStream(IterableDataset):
+    """Endless clips straight from running Procgen games: training with no dataset on disk at all.
+
+    Each DataLoader worker runs its own `num_envs` copies of every game, with its own seed, under the behaviour
+    policy, and yields a clip from each copy every `stride` steps once it has `clip_len` frames of one episode.
+    """
+
+    def __init__(self, games: list[str], clip_len: int, *, num_envs: int = 16, policy: str = "held",
+                 max_hold: int = 16, split: str = "train", distribution_mode: str = "hard", actions: str = "full",
+                 stride: int | None = None, seed: int = 0):
+        if clip_len < 2:
+            raise ValueError(f"a clip needs at least 2 frames, got clip_len={clip_len}")
+        self.games, self.clip_len, self.num_envs = list(games), clip_len, num_envs
+        self.policy, self.max_hold, self.split = policy, max_hold, split
+        self.distribution_mode, self.actions = distribution_mode, actions
+        self.stride = stride or clip_len
+        self.seed = seed
+        split_levels(split)  # validate now, not in a worker
+
+    def __iter__(self):
+        worker = get_worker_info()
+        seed = self.seed + 7919 * (worker.id if worker else 0)
+        start, num = split_levels(self.split)
+        batches = [ProcgenBatch(g, self.num_envs, distribution_mode=self.distribution_mode, start_level=start,
+                                num_levels=num, actions=self.actions, seed=seed + i) for i, g in enumerate(self.games)]
+        policies = [make_policy(self.policy, b.num_actions, self.num_envs, seed + i, max_hold=self.max_hold)
+                    for i, b in enumerate(batches)]
+        n, k = self.num_envs, self.clip_len
+        frames = [np.repeat(b.obs[:, None], k, axis=1) for b in batches]  # ring of the last k frames per copy
+        actions = [np.zeros((n, k - 1), dtype=np.int64) for _ in batches]
+        rewards = [np.zeros((n, k - 1), dtype=np.float32) for _ in batches]
+        run = [np.ones(n, dtype=np.int64) for _ in batches]  # frames of the current episode seen so far
+        starts = [np.ones(n, dtype=bool) for _ in batches]
+        while True:
+            for g, batch in enumerate(batches):
+                acts = policies[g](batch.obs, starts[g])
+                step = batch.step(acts)
+                ended = step.terminated | step.truncated
+                frames[g] = np.roll(frames[g], -1, axis=1)
+                frames[g][:, -1] = step.obs
+                actions[g] = np.roll(actions[g], -1, axis=1)
+                actions[g][:, -1] = acts
+                rewards[g] = np.roll(rewards[g], -1, axis=1)
+                rewards[g][:, -1] = step.rewards
+                # Procgen never shows the frame an episode ends on: a new episode's first frame starts a new run.
+                run[g] = np.where(ended, 1, run[g] + 1)
+                starts[g] = ended
+                for i in np.flatnonzero((run[g] >= k) & ((run[g] - k) % self.stride == 0)):
+                    yield _clip(frames[g][i], actions[g][i], rewards[g][i], g)

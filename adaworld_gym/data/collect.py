@@ -1,0 +1,173 @@
+"""Collect episodes from batched environments (or video files) into an episode dataset, resumably."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, read_episode, read_episode_header
+from adaworld_gym.data.policies import BehaviourPolicy, QuotaRandomPolicy, make_policy
+from adaworld_gym.data.sources import check_games, list_videos, make_frame_source, read_video
+from adaworld_gym.envs.procgen_games import split_levels
+
+
+@dataclass
+class CollectConfig:
+    """What to collect. `frames_per_game` counts environment steps of complete episodes; `per_action`, if
+    set, switches to few-shot mode: exactly that many steps of each action, with one environment."""
+
+    out: Path
+    games: list[str]
+    source: str = "procgen"
+    frames_per_game: int = 10_000
+    per_action: int | None = None
+    num_envs: int = 16
+    policy: str = "held"
+    max_hold: int = 16
+    sb3_path: Path | None = None
+    split: str | None = "train"  # or None to use start_level / num_levels
+    start_level: int = 0
+    num_levels: int = 0
+    distribution_mode: str = "hard"
+    actions: str = "full"
+    resolution: int = 64
+    seed: int = 0
+
+    def levels(self) -> tuple[int, int]:
+        return split_levels(self.split) if self.split else (self.start_level, self.num_levels)
+
+    def dataset_info(self, games: list[str], num_actions: dict[str, int]) -> DatasetInfo:
+        procgen = self.source == "procgen"
+        start, num = self.levels()
+        policy = f"fewshot-{self.per_action}" if self.per_action else self.policy
+        if self.policy == "held" and not self.per_action:
+            policy += f"-{self.max_hold}"
+        return DatasetInfo(source=self.source, games=games, resolution=self.resolution, num_actions=num_actions,
+                           policy=policy, start_level=start if procgen else None,
+                           num_levels=num if procgen else None,
+                           distribution_mode=self.distribution_mode if procgen else None, seed=self.seed)
+
+
+class _EpisodeBuffers:
+    """Per-environment lists of what happened since each episode began."""
+
+    def __init__(self, obs: np.ndarray, levels: np.ndarray):
+        self.frames = [[o] for o in obs]
+        self.steps: list[list[tuple[int, float, bool, bool]]] = [[] for _ in obs]
+        self.levels = levels.copy()
+
+    def add(self, i: int, action: int, reward: float, terminated: bool, truncated: bool, next_obs: np.ndarray):
+        self.steps[i].append((action, reward, terminated, truncated))
+        self.frames[i].append(next_obs)
+
+    def pop(self, i: int, game: str, final_frame_observed: bool, new_obs: np.ndarray, new_level: int) -> Episode:
+        actions, rewards, terminated, truncated = (np.array(col) for col in zip(*self.steps[i]))
+        episode = Episode(frames=np.stack(self.frames[i]), actions=actions.astype(np.int64),
+                          rewards=rewards.astype(np.float32), terminated=terminated.astype(bool),
+                          truncated=truncated.astype(bool), game=game, level=int(self.levels[i]),
+                          final_frame_observed=final_frame_observed)
+        self.frames[i], self.steps[i], self.levels[i] = [new_obs], [], new_level
+        return episode
+
+
+def _levels(info: dict, num_envs: int) -> np.ndarray:
+    return np.asarray(info.get("level", np.full(num_envs, -1)), dtype=np.int64)
+
+
+def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_index: int, env_game: str,
+                  bar: tqdm) -> None:
+    done_steps = store.num_steps(game)
+    done_episodes = len(store.episode_paths(game))
+    num_envs = 1 if config.per_action else config.num_envs
+    start, num = config.levels()
+    env = make_frame_source(config.source, env_game, num_envs, config.resolution, start_level=start,
+                            num_levels=num, distribution_mode=config.distribution_mode, actions=config.actions)
+    # A resumed collection continues with fresh levels and actions, not a replay of the episodes it has.
+    seed = config.seed + 1_000_003 * game_index + done_episodes
+    num_actions = int(env.single_action_space.n)
+    policy: BehaviourPolicy
+    if config.per_action:
+        counts = np.zeros(num_actions, dtype=np.int64)
+        for path in store.episode_paths(game):
+            np.add.at(counts, read_episode(path).actions, 1)
+        policy = QuotaRandomPolicy(num_actions, config.per_action, seed)
+        policy.remaining -= counts
+        if (policy.remaining < 0).any():
+            raise ValueError(f"{store.root}: holds more than {config.per_action} steps of some action of {game}")
+    else:
+        policy = make_policy(config.policy, num_actions, num_envs, seed, max_hold=config.max_hold,
+                             sb3_path=config.sb3_path)
+    renders_final_frame = getattr(env, "renders_final_frame", True)
+
+    def finished() -> bool:
+        return policy.done if config.per_action else done_steps >= config.frames_per_game
+
+    obs, info = env.reset(seed=seed)
+    buffers = _EpisodeBuffers(obs, _levels(info, num_envs))
+    episode_start = np.ones(num_envs, dtype=bool)
+    while not finished():
+        actions = policy(obs, episode_start)
+        next_obs, rewards, terminated, truncated, info = env.step(actions)
+        ended = terminated | truncated
+        levels = _levels(info, num_envs)
+        for i in range(num_envs):
+            last = info["final_obs"][i] if ended[i] else next_obs[i]
+            buffers.add(i, int(actions[i]), float(rewards[i]), bool(terminated[i]), bool(truncated[i]), last)
+            if ended[i]:
+                episode = buffers.pop(i, game, renders_final_frame, next_obs[i], levels[i])
+                store.write(episode)
+                done_steps += episode.num_steps
+                bar.update(episode.num_steps)
+        obs, episode_start = next_obs, ended
+    if config.per_action and buffers.steps[0]:
+        # The quota ran out mid-episode: keep the partial episode, cut by the collection (truncated).
+        buffers.steps[0][-1] = (*buffers.steps[0][-1][:3], True)
+        episode = buffers.pop(0, game, True, obs[0], -1)
+        store.write(episode)
+        bar.update(episode.num_steps)
+    env.close()
+
+
+def collect(config: CollectConfig, progress: bool = True) -> EpisodeStore:
+    """Collect (or continue collecting) `config.games` into `config.out`; returns the dataset."""
+    if config.source == "video":
+        raise ValueError("video folders are ingested with ingest_videos(), not collect()")
+    games = check_games(config.source, config.games)
+    num_actions = {}
+    for name, env_game in zip(games, config.games):
+        probe = make_frame_source(config.source, env_game, 1, config.resolution, actions=config.actions)
+        num_actions[name] = int(probe.single_action_space.n)
+        probe.close()
+    store = EpisodeStore.create(config.out, config.dataset_info(games, num_actions))
+    target = (config.per_action * sum(num_actions.values()) if config.per_action
+              else config.frames_per_game * len(games))
+    with tqdm(total=target, unit="frame", unit_scale=True, disable=not progress, desc="collect",
+              initial=sum(store.num_steps(g) for g in games)) as bar:
+        for index, (name, env_game) in enumerate(zip(games, config.games)):
+            bar.set_postfix(game=name)
+            _collect_game(store, config, name, index, env_game, bar)
+    return store
+
+
+def ingest_videos(folder: str | Path, out: str | Path, resolution: int = 64, every: int = 1,
+                  progress: bool = True) -> EpisodeStore:
+    """Turn every video file under `folder` into an action-free episode (actions -1) of game "video".
+
+    Files already ingested into `out` (by their position in the sorted file list) are skipped."""
+    videos = list_videos(folder)
+    info = DatasetInfo(source="video", games=["video"], resolution=resolution, policy=f"video-every-{every}")
+    store = EpisodeStore.create(out, info)
+    have = {read_episode_header(p)["level"] for p in store.episode_paths("video")}
+    for index, path in enumerate(tqdm(videos, unit="video", disable=not progress, desc="ingest")):
+        if index in have:
+            continue
+        frames = read_video(path, resolution, every)
+        steps = len(frames) - 1
+        truncated = np.zeros(steps, dtype=bool)
+        truncated[-1] = True  # a video ends because the recording stopped, not because a game ended
+        store.write(Episode(frames=frames, actions=np.full(steps, -1), rewards=np.zeros(steps, np.float32),
+                            terminated=np.zeros(steps, dtype=bool), truncated=truncated, game="video", level=index))
+    return store

@@ -1,0 +1,111 @@
+"""Behaviour policies that drive data collection, one action per environment of a batch per call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+POLICY_NAMES = ("random", "held", "sb3")
+
+
+class BehaviourPolicy(Protocol):
+    def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
+        """Actions (N,) for observations (N, H, W, 3); `episode_start[i]` is True on an episode's first frame."""
+
+
+class UniformRandomPolicy:
+    def __init__(self, num_actions: int, num_envs: int, seed: int = 0):
+        self.num_actions, self.num_envs = num_actions, num_envs
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
+        return self.rng.integers(self.num_actions, size=self.num_envs)
+
+
+class HeldRandomPolicy:
+    """Random actions, each held for a random number of steps (1 to `max_hold`, uniform).
+
+    Holding a direction gives the long directed motions of AdaWorld's Gym Retro data, which a latent action
+    model needs to see what "moving right" looks like beyond one jittery step."""
+
+    def __init__(self, num_actions: int, num_envs: int, seed: int = 0, max_hold: int = 16):
+        if max_hold < 1:
+            raise ValueError(f"max_hold must be >= 1, got {max_hold}")
+        self.num_actions, self.max_hold = num_actions, max_hold
+        self.rng = np.random.default_rng(seed)
+        self.actions = np.zeros(num_envs, dtype=np.int64)
+        self.left = np.zeros(num_envs, dtype=np.int64)
+
+    def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
+        renew = (self.left <= 0) | episode_start
+        n = int(renew.sum())
+        self.actions[renew] = self.rng.integers(self.num_actions, size=n)
+        self.left[renew] = self.rng.integers(1, self.max_hold + 1, size=n)
+        self.left -= 1
+        return self.actions.copy()
+
+
+class QuotaRandomPolicy:
+    """Uniform random over the actions whose quota is not yet used up: exactly `per_action` steps of each
+    action in total, for few-shot adaptation data. Works on one environment."""
+
+    def __init__(self, num_actions: int, per_action: int, seed: int = 0):
+        if per_action < 1:
+            raise ValueError(f"per_action must be >= 1, got {per_action}")
+        self.remaining = np.full(num_actions, per_action, dtype=np.int64)
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def done(self) -> bool:
+        return not self.remaining.any()
+
+    def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
+        if len(obs) != 1:
+            raise ValueError("few-shot collection takes exactly one environment")
+        action = int(self.rng.choice(np.flatnonzero(self.remaining)))
+        self.remaining[action] -= 1
+        return np.array([action])
+
+
+class SB3Policy:
+    """A saved stable-baselines3 model (the .zip from `model.save`), sampled stochastically."""
+
+    def __init__(self, path: str | Path, num_actions: int):
+        from stable_baselines3.common.base_class import BaseAlgorithm
+        from stable_baselines3 import A2C, DQN, PPO
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no stable-baselines3 model here")
+        errors = []
+        for algo in (PPO, A2C, DQN):
+            try:
+                self.model: BaseAlgorithm = algo.load(path, device="cpu")
+                break
+            except Exception as err:  # SB3 gives no way to ask which algorithm a zip holds
+                errors.append(f"{algo.__name__}: {err}")
+        else:
+            raise ValueError(f"{path}: not a PPO, A2C or DQN model ({'; '.join(errors)})")
+        n = getattr(self.model.action_space, "n", None)
+        if n != num_actions:
+            raise ValueError(f"{path}: the policy has {n} actions, the environment {num_actions}")
+
+    def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
+        actions, _ = self.model.predict(obs, deterministic=False)
+        return np.asarray(actions, dtype=np.int64)
+
+
+def make_policy(name: str, num_actions: int, num_envs: int, seed: int = 0, *, max_hold: int = 16,
+                sb3_path: str | Path | None = None) -> BehaviourPolicy:
+    """Build a behaviour policy by name: "random", "held" (held random) or "sb3" (needs `sb3_path`)."""
+    if name == "random":
+        return UniformRandomPolicy(num_actions, num_envs, seed)
+    if name == "held":
+        return HeldRandomPolicy(num_actions, num_envs, seed, max_hold)
+    if name == "sb3":
+        if sb3_path is None:
+            raise ValueError("policy 'sb3' needs the path of a saved stable-baselines3 model")
+        return SB3Policy(sb3_path, num_actions)
+    raise ValueError(f"unknown policy {name!r}; choose one of {POLICY_NAMES}")
