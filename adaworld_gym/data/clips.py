@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -29,6 +30,14 @@ def _clip(frames: np.ndarray, actions: np.ndarray, rewards: np.ndarray, game: in
             "actions": torch.from_numpy(actions.astype(np.int64)),
             "rewards": torch.from_numpy(rewards.astype(np.float32)),
             "game": torch.tensor(game, dtype=torch.int64)}
+
+
+@dataclass
+class _OpenEpisode:
+    file: h5py.File
+    frames: h5py.Dataset
+    actions: np.ndarray
+    rewards: np.ndarray
 
 
 class ClipDataset(Dataset):
@@ -78,14 +87,14 @@ class ClipDataset(Dataset):
         self._ends = np.cumsum(lengths)
         if self._ends[-1] == 0:
             raise ValueError(f"no episode is long enough for clips of {clip_len} frames")
-        self._files: OrderedDict[Path, h5py.File] = OrderedDict()
+        self._files: OrderedDict[Path, _OpenEpisode] = OrderedDict()
         self._files_pid = os.getpid()
         self._max_open = max_open_files
 
     def __len__(self) -> int:
         return int(self._ends[-1])
 
-    def _file(self, path: Path) -> h5py.File:
+    def _open(self, path: Path) -> _OpenEpisode:
         # h5py handles must not cross fork(): each DataLoader worker opens its own.
         if self._files_pid != os.getpid():
             self._files, self._files_pid = OrderedDict(), os.getpid()
@@ -93,8 +102,10 @@ class ClipDataset(Dataset):
             self._files.move_to_end(path)
         else:
             if len(self._files) >= self._max_open:
-                self._files.popitem(last=False)[1].close()
-            self._files[path] = h5py.File(path, "r")
+                self._files.popitem(last=False)[1].file.close()
+            f = h5py.File(path, "r")
+            # Actions and rewards are tiny: read them once, so a clip costs one (chunked) frame read.
+            self._files[path] = _OpenEpisode(f, f["frames"], f["actions"][:], f["rewards"][:])
         return self._files[path]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -105,8 +116,8 @@ class ClipDataset(Dataset):
         path = self.paths[episode]
         stop = start + self.clip_len
         try:
-            f = self._file(path)
-            return _clip(f["frames"][start:stop], f["actions"][start:stop - 1], f["rewards"][start:stop - 1],
+            ep = self._open(path)
+            return _clip(ep.frames[start:stop], ep.actions[start:stop - 1], ep.rewards[start:stop - 1],
                          int(self.game_ids[episode]))
         except (OSError, KeyError) as err:  # a file damaged after the dataset was opened
             raise CorruptEpisodeError(path, err) from err

@@ -1,0 +1,17 @@
+"""Benchmarks stay runnable: each runs in its --quick form and writes its JSON and markdown (no timing asserts)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_collection_throughput_quick(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "collection_throughput.py"), "--quick", "--out",
+                    str(tmp_path)], check=True, capture_output=True)
+    report = json.loads((tmp_path / "collection_throughput.json").read_text())
+    assert report["settings"]["seed"] == 0
+    assert len(report["results"]) == 9 and all(r["rate"] > 0 for r in report["results"])
+    assert "| measurement | rate |" in (tmp_path / "collection_throughput.md").read_text()
