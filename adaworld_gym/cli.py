@@ -112,6 +112,30 @@ def info(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
         typer.echo(f"{game}: {len(lengths)} episodes, {sum(lengths)} steps, mean length {np.mean(lengths):.1f}")
 
 
+@app.command("train-lam")
+def train_lam_command(
+        out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, and the exported model/."),
+        preset: str = typer.Option("cpu", help="Model size: tiny (tests), cpu (about an hour here), gpu."),
+        steps: int = typer.Option(8000, min=1, help="Optimizer steps in total (a resumed run continues)."),
+        batch_size: int = typer.Option(32, min=1),
+        lr: float = typer.Option(3e-4, min=0.0),
+        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
+        dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
+        beta: Optional[float] = typer.Option(None, help="KL weight (default 2e-4, as in the paper)."),
+        quantizer: Optional[str] = typer.Option(None, help="gaussian (AdaWorld) or vq (Genie-style baseline)."),
+        ema_decay: float = typer.Option(0.999, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
+        num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
+        seed: int = typer.Option(0)) -> None:
+    """Train the latent action autoencoder on action-free frame pairs (resumes if OUT has a checkpoint)."""
+    from adaworld_gym.training.train_lam import LamTrainConfig, train_lam
+
+    names = list(PROCGEN_GAMES) if games == "all" else _split_games(games)
+    config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
+                            datasets=dataset or None, beta=beta, quantizer=quantizer, ema_decay=ema_decay,
+                            num_workers=num_workers, seed=seed)
+    typer.echo(f"exported {train_lam(config)}")
+
+
 def main() -> None:
     """Console entry point: bad input ends with a one-line error naming the problem, not a traceback."""
     try:

@@ -1,0 +1,1 @@
+"""Evaluation of the models: latent action quality (and, later, world model and simulator fidelity)."""

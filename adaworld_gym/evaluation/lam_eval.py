@@ -1,0 +1,209 @@
+"""How good are the latent actions? Measured on test levels (0-999), never on training data.
+
+- action information: linear-probe and k-NN accuracy from latent action to the true action, per game, for the
+  4 moves plus no-op and for all 15 actions (probe fitted on half of the levels, scored on the other half);
+- context invariance: a probe fitted on some games and scored on the others (same 5 labels), and a 2-D map
+  of latents coloured by action and by game;
+- controllability (Genie's delta-PSNR): PSNR of the decoder's prediction with the inferred latent minus with
+  the latent of a random other transition; also for k-means control options (the paper's Table 9);
+- reconstruction PSNR of f_t+1, next to the PSNR of simply copying f_t.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from adaworld_gym.data.policies import UniformRandomPolicy
+from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES, TEST_LEVELS
+from adaworld_gym.models.latent_action import LatentActionModel, control_options
+
+MOVES_NOOP = (1, 3, 5, 7, 4)  # LEFT, DOWN, UP, RIGHT, NOOP in Procgen's 15 combos
+
+
+@dataclass
+class Transitions:
+    """Frame pairs from the real games with their true actions, levels and games."""
+
+    pairs: np.ndarray  # (N, 2, 3, 64, 64) uint8
+    actions: np.ndarray  # (N,) combo index 0-14
+    levels: np.ndarray  # (N,)
+    games: np.ndarray  # (N,) index into the game list
+
+
+def test_transitions(games: list[str], per_game: int, seed: int = 0, num_envs: int = 16) -> Transitions:
+    """`per_game` transitions of each game on test levels under uniform random actions (episode ends left out,
+    since Procgen never shows their next frame)."""
+    pairs, actions, levels, game_ids = [], [], [], []
+    for g, game in enumerate(games):
+        batch = ProcgenBatch(game, num_envs, start_level=TEST_LEVELS[0], num_levels=TEST_LEVELS[1],
+                             seed=seed + 101 * g)
+        policy = UniformRandomPolicy(15, num_envs, seed + 101 * g)
+        got = 0
+        while got < per_game:
+            before, level = batch.obs, batch.levels()
+            act = policy(before, np.zeros(num_envs, dtype=bool))
+            step = batch.step(act)
+            keep = ~(step.terminated | step.truncated)
+            keep[np.flatnonzero(keep)[per_game - got:]] = False
+            pairs.append(np.stack([before[keep], step.obs[keep]], axis=1))
+            actions.append(act[keep])
+            levels.append(level[keep])
+            game_ids.append(np.full(int(keep.sum()), g))
+            got += int(keep.sum())
+    stacked = np.concatenate(pairs).transpose(0, 1, 4, 2, 3)
+    return Transitions(np.ascontiguousarray(stacked), np.concatenate(actions), np.concatenate(levels),
+                       np.concatenate(game_ids))
+
+
+@torch.no_grad()
+def encode_transitions(model: LatentActionModel, data: Transitions, batch_size: int = 256) -> np.ndarray:
+    pairs = torch.from_numpy(data.pairs)
+    return torch.cat([model.encode_pairs(chunk.to(model.device))[1].cpu()
+                      for chunk in pairs.split(batch_size)]).numpy()
+
+
+def _probe_scores(x_train, y_train, x_test, y_test) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if len(np.unique(y_train)) < 2 or len(y_test) == 0:
+        return {"probe": float("nan"), "knn": float("nan"), "n_test": int(len(y_test))}
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x_train, y_train)
+    knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5)).fit(x_train, y_train)
+    return {"probe": float(probe.score(x_test, y_test)), "knn": float(knn.score(x_test, y_test)),
+            "n_test": int(len(y_test))}
+
+
+def action_information(latents: np.ndarray, data: Transitions, games: list[str]) -> dict[str, Any]:
+    """Per-game probe and k-NN accuracy (fit on even levels, score on odd ones), moves+noop and all 15,
+    plus the cross-game probe (fit on half of the games, score on the other half, and the reverse)."""
+    per_game = {}
+    held_out = data.levels % 2 == 1
+    moves = np.isin(data.actions, MOVES_NOOP)
+    for g, game in enumerate(games):
+        mine = data.games == g
+        per_game[game] = {
+            "moves_noop": _probe_scores(latents[mine & ~held_out & moves], data.actions[mine & ~held_out & moves],
+                                        latents[mine & held_out & moves], data.actions[mine & held_out & moves]),
+            "all15": _probe_scores(latents[mine & ~held_out], data.actions[mine & ~held_out],
+                                   latents[mine & held_out], data.actions[mine & held_out]),
+        }
+    first = np.isin(data.games, np.arange(0, len(games), 2))  # even-indexed games vs odd-indexed games
+    cross = [_probe_scores(latents[moves & a], data.actions[moves & a], latents[moves & ~a], data.actions[moves & ~a])
+             for a in (first, ~first)]
+    return {"per_game": per_game,
+            "cross_game_moves_noop": {"probe": float(np.mean([c["probe"] for c in cross])),
+                                      "knn": float(np.mean([c["knn"] for c in cross])),
+                                      "train_games_a": games[0::2], "train_games_b": games[1::2]},
+            "chance_moves_noop": 1 / len(MOVES_NOOP), "chance_all15": 1 / 15}
+
+
+def _psnr(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    mse = (prediction - target).pow(2).flatten(1).mean(dim=1).clamp_min(1e-10)
+    return -10 * torch.log10(mse)
+
+
+@torch.no_grad()
+def controllability(model: LatentActionModel, data: Transitions, latents: np.ndarray, ks: tuple[int, ...],
+                    seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
+    """Reconstruction PSNR, delta-PSNR against random latents, and delta-PSNR of k-means control options."""
+    rng = np.random.default_rng(seed)
+    frames = torch.from_numpy(data.pairs).float() / 255.0
+    z = torch.from_numpy(latents).float()
+    shuffled = z[torch.from_numpy(rng.permutation(len(z)))]
+
+    def psnr_with(condition: torch.Tensor) -> torch.Tensor:
+        out = [_psnr(model.decode(f[:, 0].to(model.device), c.to(model.device)).cpu(), f[:, 1])
+               for f, c in zip(frames.split(batch_size), condition.split(batch_size))]
+        return torch.cat(out)
+
+    inferred = psnr_with(z)
+    result: dict[str, Any] = {
+        "reconstruction_psnr": float(inferred.mean()),
+        "copy_last_frame_psnr": float(_psnr(frames[:, 0], frames[:, 1]).mean()),
+        "delta_psnr": float((inferred - psnr_with(shuffled)).mean()),
+        "control_options": {},
+    }
+    for k in ks:
+        centres = torch.from_numpy(control_options(latents, k, seed)).float()
+        nearest = torch.cdist(z, centres).argmin(dim=1)
+        random_option = torch.from_numpy(rng.integers(k, size=len(z)))
+        gap = psnr_with(centres[nearest]) - psnr_with(centres[random_option])
+        result["control_options"][str(k)] = float(gap.mean())
+    return result
+
+
+def latent_map(latents: np.ndarray, data: Transitions, games: list[str], path: Path, seed: int = 0,
+               max_points: int = 3000) -> Path:
+    """2-D t-SNE of the latents of the 4 moves + no-op, coloured by true action (left) and by game (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    keep = np.flatnonzero(np.isin(data.actions, MOVES_NOOP))
+    keep = np.random.default_rng(seed).permutation(keep)[:max_points]
+    xy = TSNE(n_components=2, random_state=seed, init="pca", perplexity=30).fit_transform(latents[keep])
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+    for ax, labels, names, title in (
+            (axes[0], data.actions[keep], {a: PROCGEN_ACTION_NAMES[a] for a in MOVES_NOOP}, "coloured by true action"),
+            (axes[1], data.games[keep], dict(enumerate(games)), "coloured by game")):
+        cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+        for i, (value, name) in enumerate(names.items()):
+            sel = labels == value
+            ax.scatter(xy[sel, 0], xy[sel, 1], s=4, color=cmap(i % cmap.N), label=name)
+        ax.set_title(f"latent actions (t-SNE), {title}")
+        ax.legend(markerscale=3, fontsize=7, loc="best")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 600, ks: tuple[int, ...] = (4, 8, 12),
+                 seed: int = 0, map_path: Path | None = None) -> dict[str, Any]:
+    """All of the above for one model; returns a JSON-ready dict."""
+    data = test_transitions(games, per_game, seed)
+    latents = encode_transitions(model, data)
+    report = {"settings": {"games": games, "pairs_per_game": per_game, "seed": seed, "ks": list(ks),
+                           "levels": "test (0-999)", "policy": "uniform random"},
+              "model": getattr(model, "metadata", {}),
+              "action_information": action_information(latents, data, games),
+              "controllability": controllability(model, data, latents, ks, seed)}
+    if map_path is not None:
+        report["map"] = str(latent_map(latents, data, games, map_path, seed))
+    return report
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    """Per-game table of probe/k-NN accuracies plus the headline numbers."""
+    info, ctrl = report["action_information"], report["controllability"]
+    lines = ["| game | probe 4 moves+noop | k-NN 4 moves+noop | probe all 15 | k-NN all 15 |", "|---|---|---|---|---|"]
+    for game, s in info["per_game"].items():
+        lines.append(f"| {game} | {s['moves_noop']['probe']:.1%} | {s['moves_noop']['knn']:.1%} | "
+                     f"{s['all15']['probe']:.1%} | {s['all15']['knn']:.1%} |")
+    mean = lambda key, sub: np.nanmean([s[key][sub] for s in info["per_game"].values()])
+    lines.append(f"| **mean** | {mean('moves_noop', 'probe'):.1%} | {mean('moves_noop', 'knn'):.1%} | "
+                 f"{mean('all15', 'probe'):.1%} | {mean('all15', 'knn'):.1%} |")
+    cross = info["cross_game_moves_noop"]
+    options = ", ".join(f"k={k}: {v:+.2f} dB" for k, v in ctrl["control_options"].items())
+    lines += ["", f"- chance: {info['chance_moves_noop']:.0%} (moves+noop), {info['chance_all15']:.1%} (all 15)",
+              f"- cross-game probe (fit on half of the games, scored on the others), moves+noop: "
+              f"{cross['probe']:.1%} (k-NN {cross['knn']:.1%})",
+              f"- reconstruction PSNR of f_t+1: {ctrl['reconstruction_psnr']:.2f} dB "
+              f"(copying f_t: {ctrl['copy_last_frame_psnr']:.2f} dB)",
+              f"- delta-PSNR (inferred vs random latent): {ctrl['delta_psnr']:+.2f} dB",
+              f"- delta-PSNR of k-means control options: {options}"]
+    return "\n".join(lines)

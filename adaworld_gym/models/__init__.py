@@ -1,0 +1,1 @@
+"""Models: the latent action autoencoder (and, later, the diffusion world model)."""

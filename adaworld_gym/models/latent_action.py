@@ -1,0 +1,220 @@
+"""The latent action autoencoder (AdaWorld section 1): what changed between two frames, as a small vector.
+
+The encoder sees frames f_t and f_t+1 (patches plus one action token per frame) through spatiotemporal
+transformer blocks; the action token of f_t+1 becomes a 32-d Gaussian latent action (beta-VAE) or, for the
+Genie-style baseline, one of 8 VQ codes. The decoder sees only f_t's patches plus the latent action and
+predicts f_t+1, so the latent must carry what f_t cannot tell: mostly, what the agent did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adaworld_gym.models.checkpoint import check_expected, load_checkpoint, save_checkpoint
+from adaworld_gym.models.transformer import (SpatialBlock, SpatioTemporalBlock, patchify, sinusoidal_embedding,
+                                             unpatchify)
+
+CHECKPOINT_KIND = "latent-action-model"
+QUANTIZERS = ("gaussian", "vq")
+
+
+@dataclass(frozen=True)
+class LatentActionConfig:
+    resolution: int = 64
+    patch_size: int = 8
+    width: int = 128
+    heads: int = 4
+    encoder_depth: int = 4
+    decoder_depth: int = 4
+    latent_dim: int = 32
+    quantizer: str = "gaussian"  # "gaussian" (AdaWorld, beta-VAE) or "vq" (Genie-style discrete baseline)
+    num_codes: int = 8  # VQ only
+    beta: float = 2e-4  # weight of the KL term, summed over latent dims
+    commitment: float = 0.25  # VQ only
+    # Also embed f_t+1 - f_t into f_t+1's patch tokens. Not in the paper; at our small scale it lets the
+    # encoder see motion from the first steps (a toy direction probe learned in <150 steps instead of ~400),
+    # before the KL term can collapse an uninformative latent to the prior.
+    frame_difference: bool = True
+
+    def __post_init__(self) -> None:
+        if self.quantizer not in QUANTIZERS:
+            raise ValueError(f"unknown quantizer {self.quantizer!r}; choose one of {QUANTIZERS}")
+        if self.resolution % self.patch_size:
+            raise ValueError(f"resolution {self.resolution} is not a multiple of patch_size {self.patch_size}")
+
+
+PRESETS: dict[str, LatentActionConfig] = {
+    "tiny": LatentActionConfig(width=32, heads=2, encoder_depth=2, decoder_depth=1),
+    "cpu": LatentActionConfig(width=128, heads=4, encoder_depth=3, decoder_depth=3),
+    "gpu": LatentActionConfig(width=256, heads=8, encoder_depth=8, decoder_depth=8),
+}
+
+
+def preset(name: str, **overrides: Any) -> LatentActionConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def frames_to_float(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames (any leading dims, channels first) to float in [0, 1]; float input is passed through."""
+    return frames.float() / 255.0 if frames.dtype == torch.uint8 else frames
+
+
+@dataclass
+class LatentActionOutput:
+    prediction: torch.Tensor  # (B, 3, H, W) predicted f_t+1 in [0, 1]
+    latent: torch.Tensor  # (B, latent_dim) the latent action the decoder used (sampled, or quantized)
+    mean: torch.Tensor  # (B, latent_dim) the deterministic latent action (Gaussian mean or VQ code vector)
+    losses: dict[str, torch.Tensor]
+
+
+class LatentActionModel(nn.Module):
+    def __init__(self, config: LatentActionConfig):
+        super().__init__()
+        self.config = c = config
+        patch_dim = c.patch_size * c.patch_size * 3
+        num_patches = (c.resolution // c.patch_size) ** 2
+        self.register_buffer("positions", sinusoidal_embedding(num_patches, c.width), persistent=False)
+        # Encoder: both frames' patches plus one learnable action token per frame.
+        self.encoder_patches = nn.Linear(patch_dim, c.width)
+        self.difference_patches = nn.Linear(patch_dim, c.width) if c.frame_difference else None
+        self.action_tokens = nn.Parameter(torch.randn(2, 1, c.width) * 0.02)
+        self.encoder = nn.ModuleList(SpatioTemporalBlock(c.width, c.heads) for _ in range(c.encoder_depth))
+        self.encoder_norm = nn.LayerNorm(c.width)
+        if c.quantizer == "gaussian":
+            self.to_latent = nn.Linear(c.width, 2 * c.latent_dim)
+            # Start with little sampling noise (std ~0.05): at unit variance the first, weak latents are pure
+            # noise to the decoder, which learns to ignore them, and the latent collapses to the prior.
+            nn.init.constant_(self.to_latent.bias[c.latent_dim:], -6.0)
+        else:
+            self.to_latent = nn.Linear(c.width, c.latent_dim)
+            self.codebook = nn.Embedding(c.num_codes, c.latent_dim)
+            nn.init.uniform_(self.codebook.weight, -1.0 / c.num_codes, 1.0 / c.num_codes)
+        # Decoder: f_t's patches, each plus the projected latent action.
+        self.decoder_patches = nn.Linear(patch_dim, c.width)
+        self.latent_proj = nn.Linear(c.latent_dim, c.width)
+        self.decoder = nn.ModuleList(SpatialBlock(c.width, c.heads) for _ in range(c.decoder_depth))
+        self.decoder_norm = nn.LayerNorm(c.width)
+        self.to_pixels = nn.Linear(c.width, patch_dim)
+        nn.init.zeros_(self.to_pixels.weight)  # start as "nothing changes": the prediction is f_t
+        nn.init.zeros_(self.to_pixels.bias)
+
+    def _check_frames(self, frames: torch.Tensor, frames_dim: int) -> None:
+        r = self.config.resolution
+        if frames.ndim != frames_dim + 3 or frames.shape[-3:] != (3, r, r):
+            raise ValueError(f"expected frames of shape (..., 3, {r}, {r}) with {frames_dim + 3} dims, "
+                             f"got {tuple(frames.shape)}")
+
+    def _encode_tokens(self, pairs: torch.Tensor) -> torch.Tensor:
+        """(B, 2, 3, H, W) in [0, 1] -> (B, width) action token of f_t+1."""
+        p = self.config.patch_size
+        tokens = self.encoder_patches(patchify(pairs, p)) + self.positions
+        if self.difference_patches is not None:
+            motion = self.difference_patches(patchify(pairs[:, 1] - pairs[:, 0], p))
+            tokens = torch.stack([tokens[:, 0], tokens[:, 1] + motion], dim=1)
+        b = tokens.shape[0]
+        x = torch.cat([self.action_tokens.expand(2, 1, -1)[None].expand(b, -1, -1, -1), tokens], dim=2)
+        for block in self.encoder:
+            x = block(x)
+        return self.encoder_norm(x[:, 1, 0])
+
+    def _quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Nearest codebook vector with a straight-through gradient; returns (latent, code vector, VQ loss)."""
+        codes = torch.cdist(z, self.codebook.weight).argmin(dim=-1)
+        q = self.codebook(codes)
+        loss = F.mse_loss(q, z.detach()) + self.config.commitment * F.mse_loss(z, q.detach())
+        return z + (q - z).detach(), q, loss
+
+    def encode_pairs(self, pairs: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Latent actions of frame pairs (B, 2, 3, H, W): (latent used, deterministic latent, loss terms)."""
+        self._check_frames(pairs, 2)
+        token = self._encode_tokens(frames_to_float(pairs))
+        if self.config.quantizer == "gaussian":
+            mean, logvar = self.to_latent(token).chunk(2, dim=-1)
+            logvar = logvar.clamp(-20.0, 10.0)
+            latent = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if sample else mean
+            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1).mean()
+            return latent, mean, {"kl": kl}
+        latent, code, vq_loss = self._quantize(self.to_latent(token))
+        return latent, code, {"vq": vq_loss}
+
+    def decode(self, frame: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """Predict f_t+1 (B, 3, H, W) in [0, 1] from f_t (B, 3, H, W) and a latent action (B, latent_dim)."""
+        self._check_frames(frame, 1)
+        if latent.shape != (frame.shape[0], self.config.latent_dim):
+            raise ValueError(f"expected latent actions of shape ({frame.shape[0]}, {self.config.latent_dim}), "
+                             f"got {tuple(latent.shape)}")
+        frame = frames_to_float(frame)
+        p, r = self.config.patch_size, self.config.resolution
+        x = self.decoder_patches(patchify(frame, p)) + self.positions + self.latent_proj(latent)[:, None]
+        for block in self.decoder:
+            x = block(x)
+        # Predict the change from f_t: most pixels do not move, and this starts training from the identity.
+        return (frame + unpatchify(self.to_pixels(self.decoder_norm(x)), p, r, r)).clamp(0.0, 1.0)
+
+    def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0) -> LatentActionOutput:
+        """Training pass on (B, 2, 3, H, W) pairs: sampled latent, prediction of f_t+1 and the loss terms.
+        `kl_scale` multiplies beta (a warm-up from 0 keeps the latent from collapsing before it is useful)."""
+        latent, mean, terms = self.encode_pairs(pairs, sample=self.training)
+        pairs = frames_to_float(pairs)
+        prediction = self.decode(pairs[:, 0], latent)
+        mse = F.mse_loss(prediction, pairs[:, 1])
+        if self.config.quantizer == "gaussian":
+            loss = mse + kl_scale * self.config.beta * terms["kl"]
+        else:
+            loss = mse + terms["vq"]
+        return LatentActionOutput(prediction, latent, mean, {"loss": loss, "mse": mse, **terms})
+
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Latent actions of videos: (B, T, 3, H, W) frames -> (B, T-1, latent_dim), deterministic."""
+        self._check_frames(frames, 2)
+        b, t = frames.shape[:2]
+        pairs = torch.stack([frames[:, :-1], frames[:, 1:]], dim=2).flatten(0, 1)
+        means = [self.encode_pairs(chunk.to(self.device))[1] for chunk in pairs.split(batch_size)]
+        return torch.cat(means).reshape(b, t - 1, -1)
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder_patches.weight.device
+
+    def save_pretrained(self, folder: str | Path, metadata: dict[str, Any] | None = None,
+                        dtype: torch.dtype | None = torch.float16) -> Path:
+        """Write `config.json` + `model.safetensors` (float16 by default: small enough to ship)."""
+        meta = {"resolution": self.config.resolution, "latent_dim": self.config.latent_dim,
+                "quantizer": self.config.quantizer, **(metadata or {})}
+        return save_checkpoint(folder, CHECKPOINT_KIND, asdict(self.config), self.state_dict(), meta, dtype)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, resolution: int | None = None, latent_dim: int | None = None,
+                        quantizer: str | None = None, device: str | torch.device = "cpu") -> "LatentActionModel":
+        """Load a checkpoint; any of resolution / latent_dim / quantizer given must match it, or it fails."""
+        config, state, metadata = load_checkpoint(folder, CHECKPOINT_KIND)
+        check_expected(folder, metadata, {"resolution": resolution, "latent_dim": latent_dim, "quantizer": quantizer})
+        model = cls(LatentActionConfig(**config))
+        model.load_state_dict(state)
+        model.metadata = metadata
+        return model.to(device).eval()
+
+
+def control_options(latents: np.ndarray | torch.Tensor, k: int, seed: int = 0) -> np.ndarray:
+    """K-means centres (k, latent_dim) of a set of latent actions: k discrete controls found without labels."""
+    from sklearn.cluster import KMeans
+
+    if not 2 <= k <= 64:
+        raise ValueError(f"k must be between 2 and 64, got {k}")
+    data = np.asarray(latents.cpu() if isinstance(latents, torch.Tensor) else latents, dtype=np.float64)
+    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit(data.reshape(-1, data.shape[-1])).cluster_centers_
+
+
+def compose(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Combine two latent actions (for example right + jump -> jump right) by averaging them."""
+    return (first + second) / 2

@@ -1,0 +1,1 @@
+"""Training loops for the models (CleanRL style: one readable loop per model)."""
