@@ -136,6 +136,20 @@ def train_lam_command(
     typer.echo(f"exported {train_lam(config)}")
 
 
+@app.command("eval-lam")
+def eval_lam_command(
+        model: Path = typer.Option(..., help="Exported latent action model folder (e.g. runs/lam-cpu/model)."),
+        out: Path = typer.Option(Path("results/lam_eval"), help="Folder for lam_eval.json/.md and lam_map.png."),
+        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
+        pairs_per_game: int = typer.Option(600, min=20, help="Test-level transitions per game."),
+        seed: int = typer.Option(0)) -> None:
+    """Evaluate latent actions on test levels: probes, cross-game transfer, delta-PSNR, a t-SNE map."""
+    from adaworld_gym.evaluation.lam_eval import markdown_summary, write_lam_report
+
+    names = list(PROCGEN_GAMES) if games == "all" else _split_games(games)
+    typer.echo(markdown_summary(write_lam_report(model, names, out, pairs_per_game, seed=seed)))
+
+
 def main() -> None:
     """Console entry point: bad input ends with a one-line error naming the problem, not a traceback."""
     try:

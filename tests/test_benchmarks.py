@@ -15,3 +15,12 @@ def test_collection_throughput_quick(tmp_path):
     assert report["settings"]["seed"] == 0
     assert len(report["results"]) == 9 and all(r["rate"] > 0 for r in report["results"])
     assert "| measurement | rate |" in (tmp_path / "collection_throughput.md").read_text()
+
+
+def test_lam_beta_sweep_quick(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lam_beta_sweep.py"), "--quick", "--betas", "1e-4",
+                    "1e-2", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")], check=True,
+                   capture_output=True)
+    report = json.loads((tmp_path / "out" / "beta_sweep.json").read_text())
+    assert [r["beta"] for r in report["results"]] == [1e-4, 1e-2]
+    assert all(0 <= r["probe_moves_noop"] <= 1 for r in report["results"])

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def _probe_scores(x_train, y_train, x_test, y_test) -> dict[str, float]:
     if len(np.unique(y_train)) < 2 or len(y_test) == 0:
         return {"probe": float("nan"), "knn": float("nan"), "n_test": int(len(y_test))}
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x_train, y_train)
-    knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5)).fit(x_train, y_train)
+    knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=min(5, len(y_train)))).fit(x_train, y_train)
     return {"probe": float(probe.score(x_test, y_test)), "knn": float(knn.score(x_test, y_test)),
             "n_test": int(len(y_test))}
 
@@ -207,3 +208,15 @@ def markdown_summary(report: dict[str, Any]) -> str:
               f"- delta-PSNR (inferred vs random latent): {ctrl['delta_psnr']:+.2f} dB",
               f"- delta-PSNR of k-means control options: {options}"]
     return "\n".join(lines)
+
+
+def write_lam_report(model_dir: Path, games: list[str], out: Path, per_game: int = 600,
+                     ks: tuple[int, ...] = (4, 8, 12), seed: int = 0) -> dict[str, Any]:
+    """Evaluate an exported model and write `lam_eval.json`, `lam_eval.md` and `lam_map.png` into `out`."""
+    model = LatentActionModel.from_pretrained(model_dir)
+    report = evaluate_lam(model, games, per_game, ks, seed, out / "lam_map.png")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lam_eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "lam_eval.md").write_text(f"Model: `{model_dir}` ({json.dumps(report['model'])})\n"
+                                     f"Settings: {json.dumps(report['settings'])}\n\n{markdown_summary(report)}\n")
+    return report
