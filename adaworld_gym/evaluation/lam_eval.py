@@ -7,6 +7,7 @@
 - controllability (Genie's delta-PSNR): PSNR of the decoder's prediction with the inferred latent minus with
   the latent of a random other transition; also for k-means control options (the paper's Table 9);
 - reconstruction PSNR of f_t+1, next to the PSNR of simply copying f_t.
+All PSNRs are of the mean squared error over the whole set of pairs (pixels in [0, 1]).
 """
 
 from __future__ import annotations
@@ -107,9 +108,14 @@ def action_information(latents: np.ndarray, data: Transitions, games: list[str])
             "chance_moves_noop": 1 / len(MOVES_NOOP), "chance_all15": 1 / 15}
 
 
-def _psnr(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    mse = (prediction - target).pow(2).flatten(1).mean(dim=1).clamp_min(1e-10)
-    return -10 * torch.log10(mse)
+def _squared_errors(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (prediction - target).pow(2).flatten(1).mean(dim=1)
+
+
+def _psnr(squared_errors: torch.Tensor) -> float:
+    """PSNR of the mean squared error over a set of frames. Averaging per-frame PSNR instead would let the
+    many identical Procgen frame pairs (infinite PSNR for copying f_t) swamp the figure."""
+    return float(-10 * torch.log10(squared_errors.mean().clamp_min(1e-10)))
 
 
 @torch.no_grad()
@@ -121,24 +127,23 @@ def controllability(model: LatentActionModel, data: Transitions, latents: np.nda
     z = torch.from_numpy(latents).float()
     shuffled = z[torch.from_numpy(rng.permutation(len(z)))]
 
-    def psnr_with(condition: torch.Tensor) -> torch.Tensor:
-        out = [_psnr(model.decode(f[:, 0].to(model.device), c.to(model.device)).cpu(), f[:, 1])
-               for f, c in zip(frames.split(batch_size), condition.split(batch_size))]
-        return torch.cat(out)
+    def errors_with(condition: torch.Tensor) -> torch.Tensor:
+        return torch.cat([_squared_errors(model.decode(f[:, 0].to(model.device), c.to(model.device)).cpu(), f[:, 1])
+                          for f, c in zip(frames.split(batch_size), condition.split(batch_size))])
 
-    inferred = psnr_with(z)
+    inferred = _psnr(errors_with(z))
     result: dict[str, Any] = {
-        "reconstruction_psnr": float(inferred.mean()),
-        "copy_last_frame_psnr": float(_psnr(frames[:, 0], frames[:, 1]).mean()),
-        "delta_psnr": float((inferred - psnr_with(shuffled)).mean()),
+        "reconstruction_psnr": inferred,
+        "copy_last_frame_psnr": _psnr(_squared_errors(frames[:, 0], frames[:, 1])),
+        "delta_psnr": inferred - _psnr(errors_with(shuffled)),
         "control_options": {},
     }
     for k in ks:
         centres = torch.from_numpy(control_options(latents, k, seed)).float()
         nearest = torch.cdist(z, centres).argmin(dim=1)
         random_option = torch.from_numpy(rng.integers(k, size=len(z)))
-        gap = psnr_with(centres[nearest]) - psnr_with(centres[random_option])
-        result["control_options"][str(k)] = float(gap.mean())
+        gap = _psnr(errors_with(centres[nearest])) - _psnr(errors_with(centres[random_option]))
+        result["control_options"][str(k)] = gap
     return result
 
 
