@@ -86,7 +86,7 @@ def test_kl_responds_to_beta():
     for beta in (1e-6, 1e-1):
         torch.manual_seed(0)
         model = LatentActionModel(preset("tiny", beta=beta))
-        kl[beta] = float(train(model, 150).losses["kl"])
+        kl[beta] = float(train(model, 150).losses["kl"].detach())
     assert kl[1e-1] < 0.2 * kl[1e-6], kl
 
 
@@ -161,3 +161,14 @@ def test_evaluation_report_on_test_levels(tmp_path):
     assert np.isfinite(ctrl["reconstruction_psnr"]) and set(ctrl["control_options"]) == {"4"}
     assert (tmp_path / "eval" / "lam_map.png").stat().st_size > 1000
     assert "cross-game probe" in markdown_summary(report)
+
+
+def test_shipped_cpu_weights_load_and_encode():
+    from adaworld_gym.weights import pretrained_path
+
+    model = LatentActionModel.from_pretrained(pretrained_path("lam-cpu"), resolution=64, latent_dim=32)
+    assert model.metadata["preset"] == "cpu" and len(model.metadata["games"]) == 16
+    video = torch.randint(0, 256, (1, 3, 3, 64, 64), dtype=torch.uint8)
+    assert torch.isfinite(model.encode(video)).all()
+    with pytest.raises(FileNotFoundError, match="no shipped weights named 'wm'"):
+        pretrained_path("wm")

@@ -29,6 +29,7 @@ def save_checkpoint(folder: str | Path, kind: str, config: dict[str, Any], state
                for k, v in state.items()}
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(tensors, str(tmp))
+        tmp.chmod(0o644)  # safetensors creates the file private; weights are meant to be shared and shipped
     write_json(folder / CONFIG_FILE, {"kind": kind, "code_version": __version__, "config": config,
                                       "metadata": metadata})
     return folder
