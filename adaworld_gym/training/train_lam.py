@@ -141,7 +141,7 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
         bar.update(1)
 
         if writer is not None and step % config.log_every == 0:
-            losses = {k: float(v) for k, v in output.losses.items()}
+            losses = {k: float(v.detach()) for k, v in output.losses.items()}
             losses["psnr"] = -10 * math.log10(max(losses["mse"], 1e-10))
             with torch.no_grad():  # how much worse the prediction gets with another pair's latent
                 frames = frames_to_float(pairs)
