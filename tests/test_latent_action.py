@@ -153,6 +153,7 @@ def test_evaluation_report_on_test_levels(tmp_path):
     data = test_transitions(["maze"], per_game=50, seed=0)
     assert data.pairs.shape == (50, 2, 3, 64, 64) and data.levels.max() < 1000  # test levels only
     assert not np.array_equal(data.pairs[:, 0], data.pairs[:, 1]) and data.actions.max() < 15
+    assert data.visible.dtype == bool and not data.visible[~np.isin(data.actions, (1, 3, 4, 5, 7))].any()
     LatentActionModel(preset("tiny")).save_pretrained(tmp_path / "model")
     report = write_lam_report(tmp_path / "model", ["maze", "heist"], tmp_path / "eval", per_game=60, ks=(4,))
     info, ctrl = report["action_information"], report["controllability"]
