@@ -20,7 +20,10 @@ app = typer.Typer(help="AdaWorld world models as Gymnasium environments: data, t
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
-def _split_games(games: str) -> list[str]:
+def _parse_games(games: str, source: str = "procgen") -> list[str]:
+    """'all' (the 16 Procgen games) or a comma-separated list."""
+    if games == "all" and source == "procgen":
+        return list(PROCGEN_GAMES)
     return [g.strip() for g in games.split(",") if g.strip()]
 
 
@@ -80,7 +83,7 @@ def collect_command(
         seed: int = typer.Option(0, help="Seed of levels and policy."),
 ) -> None:
     """Collect episodes (frames, actions, rewards, ends, game, level) into a dataset folder."""
-    names = list(PROCGEN_GAMES) if games == "all" and source == "procgen" else _split_games(games)
+    names = _parse_games(games, source)
     config = CollectConfig(out=out, games=names, source=source, frames_per_game=frames_per_game,
                            per_action=per_action, num_envs=num_envs, policy=policy, max_hold=max_hold,
                            sb3_path=sb3_path, split=None if split == "custom" else split, start_level=start_level,
@@ -129,7 +132,7 @@ def train_lam_command(
     """Train the latent action autoencoder on action-free frame pairs (resumes if OUT has a checkpoint)."""
     from adaworld_gym.training.train_lam import LamTrainConfig, train_lam
 
-    names = list(PROCGEN_GAMES) if games == "all" else _split_games(games)
+    names = _parse_games(games)
     config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
                             datasets=dataset or None, beta=beta, quantizer=quantizer, ema_decay=ema_decay,
                             num_workers=num_workers, seed=seed)
@@ -146,7 +149,7 @@ def eval_lam_command(
     """Evaluate latent actions on test levels: probes, cross-game transfer, delta-PSNR, a t-SNE map."""
     from adaworld_gym.evaluation.lam_eval import markdown_summary, write_lam_report
 
-    names = list(PROCGEN_GAMES) if games == "all" else _split_games(games)
+    names = _parse_games(games)
     typer.echo(markdown_summary(write_lam_report(model, names, out, pairs_per_game, seed=seed)))
 
 

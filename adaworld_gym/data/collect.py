@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, read_episode, read_episode_header
+from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, open_episode, read_episode_header
 from adaworld_gym.data.policies import BehaviourPolicy, QuotaRandomPolicy, make_policy
 from adaworld_gym.data.sources import check_games, list_videos, make_frame_source, read_video
 from adaworld_gym.envs.procgen_games import split_levels
@@ -92,7 +92,8 @@ def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_in
     if config.per_action:
         counts = np.zeros(num_actions, dtype=np.int64)
         for path in store.episode_paths(game):
-            np.add.at(counts, read_episode(path).actions, 1)
+            with open_episode(path) as f:  # the actions only, not the frames
+                np.add.at(counts, f["actions"][:], 1)
         policy = QuotaRandomPolicy(num_actions, config.per_action, seed)
         policy.remaining -= counts
         if (policy.remaining < 0).any():
