@@ -139,6 +139,25 @@ def train_lam_command(
     typer.echo(f"exported {train_lam(config)}")
 
 
+@app.command("train-ae")
+def train_ae_command(
+        out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, and the exported model/."),
+        preset: str = typer.Option("cpu", help="Model size: tiny (tests), cpu, gpu."),
+        steps: int = typer.Option(3000, min=1, help="Optimizer steps in total (a resumed run continues)."),
+        batch_size: int = typer.Option(32, min=1, help="Frame pairs per step."),
+        lr: float = typer.Option(1e-3, min=0.0),
+        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
+        dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
+        num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
+        seed: int = typer.Option(0)) -> None:
+    """Train the frame autoencoder the world model diffuses in (resumes if OUT has a checkpoint)."""
+    from adaworld_gym.training.train_ae import AeTrainConfig, train_ae
+
+    config = AeTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
+                           games=_parse_games(games), datasets=dataset or None, num_workers=num_workers, seed=seed)
+    typer.echo(f"exported {train_ae(config)}")
+
+
 @app.command("eval-lam")
 def eval_lam_command(
         model: Path = typer.Option(..., help="Exported latent action model folder (e.g. runs/lam-cpu/model)."),
@@ -153,10 +172,84 @@ def eval_lam_command(
     typer.echo(markdown_summary(write_lam_report(model, names, out, pairs_per_game, seed=seed)))
 
 
+@app.command("train-wm")
+def train_wm_command(
+        out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, videos/, and model/."),
+        autoencoder: Path = typer.Option(..., help="Trained frame autoencoder folder (adaworld train-ae)."),
+        condition: str = typer.Option("latent_action", help="latent_action (AdaWorld; the discrete baseline "
+                                      "with a VQ latent action model), flow, or none (action-agnostic)."),
+        latent_action_model: Optional[Path] = typer.Option(None, help="Latent action model; default: shipped."),
+        preset: str = typer.Option("cpu", help="Denoiser size: tiny (tests), cpu, gpu."),
+        steps: int = typer.Option(6000, min=1, help="Optimizer steps in total (a resumed run continues)."),
+        batch_size: int = typer.Option(32, min=1),
+        lr: float = typer.Option(3e-4, min=0.0),
+        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
+        dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
+        num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
+        seed: int = typer.Option(0)) -> None:
+    """Pretrain the diffusion world model on action-free video (resumes if OUT has a checkpoint)."""
+    from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
+
+    config = WmTrainConfig(out=out, autoencoder=autoencoder, condition=condition,
+                           latent_action_model=latent_action_model, preset=preset, steps=steps,
+                           batch_size=batch_size, lr=lr, games=_parse_games(games), datasets=dataset or None,
+                           num_workers=num_workers, seed=seed)
+    typer.echo(f"exported {train_wm(config)}")
+
+
+@app.command("eval-wm")
+def eval_wm_command(
+        model: list[str] = typer.Option(..., help="NAME=FOLDER of a world model; repeat to compare several."),
+        out: Path = typer.Option(Path("results/wm_eval"), help="Folder for wm_eval.json/.md and wm_curves.png."),
+        games: str = typer.Option("all", help="Games of the open-loop clips: comma-separated, or 'all'."),
+        clips_per_game: int = typer.Option(4, min=1),
+        transfer_per_game: int = typer.Option(32, min=4),
+        long_steps: int = typer.Option(200, min=0, help="Long-horizon rollout length (0 skips it)."),
+        denoising_steps: int = typer.Option(3, min=1),
+        seed: int = typer.Option(0)) -> None:
+    """Evaluate world models on test levels: teacher-forced and open-loop PSNR/SSIM, transfer, long horizon."""
+    from adaworld_gym.evaluation.wm_eval import markdown_summary, write_wm_report
+    from adaworld_gym.models.diffusion.sampler import SamplerConfig
+
+    folders = {}
+    for item in model:
+        name, sep, folder = item.partition("=")
+        if not sep:
+            raise ValueError(f"--model takes NAME=FOLDER, got {item!r}")
+        folders[name] = Path(folder)
+    report = write_wm_report(folders, out, _parse_games(games), clips_per_game=clips_per_game,
+                             transfer_per_game=transfer_per_game, long_steps=long_steps,
+                             sampler=SamplerConfig(num_steps=denoising_steps), seed=seed)
+    typer.echo(markdown_summary(report))
+
+
+@app.command("transfer")
+def transfer_command(
+        source: Path = typer.Option(..., help="Video file (mp4, ...) or dataset episode (.h5) to take actions from."),
+        target: str = typer.Option(..., help="Image file, or game:level (a real Procgen level's first frame)."),
+        model: Optional[Path] = typer.Option(None, help="World model folder; default: the shipped one."),
+        start: int = typer.Option(0, min=0, help="First source frame."),
+        length: int = typer.Option(16, min=1, help="Transitions to transfer."),
+        denoising_steps: int = typer.Option(3, min=1),
+        seed: int = typer.Option(0),
+        out: Path = typer.Option(Path("transfer"), help="Folder for transfer.mp4 and transfer.png.")) -> None:
+    """Extract the source's latent actions and replay them from the target frame (side-by-side mp4 + PNG)."""
+    from adaworld_gym.models.diffusion.sampler import SamplerConfig
+    from adaworld_gym.models.world_model import WorldModel
+    from adaworld_gym.transfer import load_source, load_target, transfer, write_transfer
+    from adaworld_gym.weights import pretrained_path
+
+    world = WorldModel.from_pretrained(model or pretrained_path("wm-cpu"))
+    result = transfer(world, load_source(source, world.resolution, start, length),
+                      load_target(target, world.resolution), SamplerConfig(num_steps=denoising_steps), seed)
+    video, sheet = write_transfer(result, out)
+    typer.echo(f"transferred {len(result.conditions)} transitions; wrote {video} and {sheet}")
+
+
 def main() -> None:
     """Console entry point: bad input ends with a one-line error naming the problem, not a traceback."""
     try:
         app()
-    except (ValueError, FileNotFoundError, CorruptEpisodeError) as err:
+    except (ValueError, FileNotFoundError, CorruptEpisodeError) as err:  # CheckpointError is a ValueError
         typer.echo(f"error: {err}", err=True)
         raise SystemExit(2) from err

@@ -128,23 +128,38 @@ class LiveClipStream(IterableDataset):
 
     Each DataLoader worker runs its own `num_envs` copies of every game, with its own seed, under the behaviour
     policy, and yields a clip from each copy every `stride` steps once it has `clip_len` frames of one episode.
+    Clips pass through a shuffle buffer of `shuffle_buffer` clips first: the games are stepped one after the
+    other, and without it a batch would hold only one or two games (0 turns the buffer off).
     """
 
     def __init__(self, games: list[str], clip_len: int, *, num_envs: int = 16, policy: str = "held",
                  max_hold: int = 16, split: str = "train", distribution_mode: str = "hard", actions: str = "full",
-                 stride: int | None = None, seed: int = 0):
+                 stride: int | None = None, seed: int = 0, shuffle_buffer: int = 0):
         if clip_len < 2:
             raise ValueError(f"a clip needs at least 2 frames, got clip_len={clip_len}")
         self.games, self.clip_len, self.num_envs = list(games), clip_len, num_envs
         self.policy, self.max_hold, self.split = policy, max_hold, split
         self.distribution_mode, self.actions = distribution_mode, actions
         self.stride = stride or clip_len
-        self.seed = seed
+        self.seed, self.shuffle_buffer = seed, shuffle_buffer
         split_levels(split)  # validate now, not in a worker
 
     def __iter__(self):
         worker = get_worker_info()
         seed = self.seed + 7919 * (worker.id if worker else 0)
+        if not self.shuffle_buffer:
+            yield from self._clips(seed)
+            return
+        rng, buffer = np.random.default_rng(seed), []
+        for clip in self._clips(seed):
+            if len(buffer) < self.shuffle_buffer:
+                buffer.append(clip)
+                continue
+            index = int(rng.integers(len(buffer)))
+            yield buffer[index]
+            buffer[index] = clip
+
+    def _clips(self, seed: int):
         start, num = split_levels(self.split)
         batches = [ProcgenBatch(g, self.num_envs, distribution_mode=self.distribution_mode, start_level=start,
                                 num_levels=num, actions=self.actions, seed=seed + i) for i, g in enumerate(self.games)]

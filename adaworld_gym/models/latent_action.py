@@ -106,6 +106,7 @@ class LatentActionModel(nn.Module):
         self.to_pixels = nn.Linear(c.width, patch_dim)
         nn.init.zeros_(self.to_pixels.weight)  # start as "nothing changes": the prediction is f_t
         nn.init.zeros_(self.to_pixels.bias)
+        self.metadata: dict[str, Any] = {}  # what a loaded checkpoint says about its training
 
     def _check_frames(self, frames: torch.Tensor, frames_dim: int) -> None:
         r = self.config.resolution

@@ -1,0 +1,74 @@
+"""An inverse-dynamics classifier (frame pair -> which of the 4 moves), the judge of action transfer.
+
+Trained here on real transitions from training levels (the paper used FVD and human raters; both need weights or
+people we do not have). It scores how often a transferred rollout shows the demonstrated move.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adaworld_gym.data.policies import UniformRandomPolicy
+from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.envs.procgen_games import TRAIN_LEVELS
+
+
+class InverseDynamics(nn.Module):
+    def __init__(self, num_actions: int = 4, width: int = 32):
+        super().__init__()
+        # Input: f_t, f_t+1 and their difference (9 channels), so a one-pixel move is easy to see.
+        self.net = nn.Sequential(
+            nn.Conv2d(9, width, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1), nn.SiLU(),
+            nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_actions))
+
+    def forward(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, 3, H, W) -> action logits (B, num_actions)."""
+        a, b = previous.float() / 255, following.float() / 255
+        return self.net(torch.cat([a, b, (b - a) * 4], dim=1))
+
+    @torch.no_grad()
+    def predict(self, previous: torch.Tensor, following: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        self.eval()
+        return torch.cat([self(p, f).argmax(-1) for p, f in zip(previous.split(batch_size),
+                                                                   following.split(batch_size))])
+
+
+def real_move_transitions(game: str, count: int, start_level: int, num_levels: int, seed: int,
+                          num_envs: int = 16) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(previous, following, move index 0-3) of `count` real transitions under uniform random moves
+    (episode ends left out: Procgen never shows their next frame)."""
+    batch = ProcgenBatch(game, num_envs, start_level=start_level, num_levels=num_levels, actions="moves", seed=seed)
+    policy = UniformRandomPolicy(4, num_envs, seed)
+    before, after, moves = [], [], []
+    while sum(len(m) for m in moves) < count:
+        obs = batch.obs
+        act = policy(obs, np.zeros(num_envs, dtype=bool))
+        step = batch.step(act)
+        keep = ~(step.terminated | step.truncated)
+        before.append(obs[keep]), after.append(step.obs[keep]), moves.append(act[keep])
+    to_chw = lambda x: torch.from_numpy(np.concatenate(x)[:count]).permute(0, 3, 1, 2).contiguous()
+    return to_chw(before), to_chw(after), torch.from_numpy(np.concatenate(moves)[:count])
+
+
+def train_inverse_dynamics(game: str, transitions: int = 6000, steps: int = 600, batch_size: int = 64,
+                           seed: int = 0) -> tuple[InverseDynamics, float]:
+    """Fit on training levels; returns the classifier and its accuracy on 1000 held-out training-level pairs."""
+    torch.manual_seed(seed)
+    previous, following, moves = real_move_transitions(game, transitions + 1000, *TRAIN_LEVELS, seed=seed)
+    model = InverseDynamics()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        index = torch.randint(0, transitions, (batch_size,), generator=generator)
+        loss = F.cross_entropy(model(previous[index], following[index]), moves[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    held_out = model.predict(previous[transitions:], following[transitions:])
+    return model, float((held_out == moves[transitions:]).float().mean())

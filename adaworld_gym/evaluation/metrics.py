@@ -1,0 +1,45 @@
+"""Frame metrics without learned weights: PSNR and SSIM (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _float(frames: torch.Tensor) -> torch.Tensor:
+    return frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-frame mean squared error of (..., 3, H, W) frames, pixels in [0, 1]."""
+    return (_float(a) - _float(b)).pow(2).mean(dim=(-3, -2, -1))
+
+
+def psnr_of_mse(value: float) -> float:
+    """PSNR in dB of a mean squared error (pixels in [0, 1]); capped at 100 dB for identical frames."""
+    return min(100.0, -10 * math.log10(max(value, 1e-10)))
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-frame SSIM of (..., 3, H, W) frames (mean over channels and positions)."""
+    x, y = _float(a), _float(b)
+    lead = x.shape[:-3]
+    x, y = x.reshape(-1, 1, *x.shape[-2:]), y.reshape(-1, 1, *y.shape[-2:])
+    coords = torch.arange(11, dtype=torch.float32) - 5
+    g = torch.exp(-coords ** 2 / (2 * 1.5 ** 2))
+    window = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None].to(x.device)
+    blur = lambda t: F.conv2d(t, window)
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    score = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return score.reshape(*lead, -1).mean(dim=-1)
+
+
+def colour_histogram(frames: torch.Tensor, bins: int = 16) -> torch.Tensor:
+    """Normalised per-channel histogram (3 * bins,) of a set of uint8 frames (..., 3, H, W)."""
+    channels = frames.transpose(0, -3).reshape(3, -1).long() * bins // 256
+    counts = torch.stack([torch.bincount(c, minlength=bins) for c in channels]).float()
+    return (counts / counts.sum(dim=1, keepdim=True)).flatten()

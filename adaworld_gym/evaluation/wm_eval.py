@@ -1,0 +1,264 @@
+"""How good is a world model? Measured on Procgen test levels (0-999), for several models on the same data.
+
+- teacher-forced next-frame PSNR/SSIM: real memory, the real transition's condition;
+- open-loop rollouts from K real frames, conditioned on the real future's conditions (latent actions for
+  AdaWorld, flow for the flow baseline, nothing for the action-agnostic one): PSNR/SSIM at given horizons;
+- action transfer: a held move demonstrated in one level, its conditions replayed from another level's first
+  frame; an inverse-dynamics classifier (trained on real transitions) says how often the imagined frames show
+  the demonstrated move. Chance is 1/4; the same classifier on the real target level is the reference;
+- long horizon: 200-step rollouts, per-step PSNR, frame standard deviation and colour histogram distance to the
+  real frames of the same step (a collapsing model goes flat or drifts in colour).
+PSNRs are of the mean squared error over all frames at a horizon (pixels in [0, 1]); SSIMs are means.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from adaworld_gym.data.clips import LiveClipStream
+from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.envs.procgen_games import TEST_LEVELS
+from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inverse_dynamics
+from adaworld_gym.evaluation.metrics import colour_histogram, mse, psnr_of_mse, ssim
+from adaworld_gym.models.diffusion.sampler import SamplerConfig
+from adaworld_gym.models.world_model import WorldModel
+
+HORIZONS = (1, 5, 10, 20, 50)
+TRANSFER_GAMES = ("coinrun", "jumper", "climber", "ninja", "maze", "heist")
+LONG_GAMES = ("maze", "heist", "fruitbot", "plunder")  # random play rarely ends these within 200 steps
+
+
+def test_clips(games: list[str] | tuple[str, ...], per_game: int, length: int, seed: int = 0) -> torch.Tensor:
+    """`per_game` clips of `length` consecutive frames of one episode per game, test levels, held-random play:
+    (N, length, 3, 64, 64) uint8, games in order."""
+    picked: dict[int, list[torch.Tensor]] = {g: [] for g in range(len(games))}
+    stream = LiveClipStream(list(games), clip_len=length, num_envs=max(4, per_game), split="test", seed=seed,
+                            stride=length)
+    for clip in stream:
+        g = int(clip["game"])
+        if len(picked[g]) < per_game:
+            picked[g].append(clip["frames"])
+        if all(len(v) == per_game for v in picked.values()):
+            break
+    return torch.stack([c for g in range(len(games)) for c in picked[g]])
+
+
+def _batched_rollout(model: WorldModel, context: torch.Tensor, conditions: torch.Tensor, sampler: SamplerConfig,
+                     seed: int, batch_size: int) -> torch.Tensor:
+    return torch.cat([model.rollout(c, k, sampler, seed=seed + i)
+                      for i, (c, k) in enumerate(zip(context.split(batch_size), conditions.split(batch_size)))])
+
+
+def open_loop(model: WorldModel, clips: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
+              seed: int = 0, batch_size: int = 64) -> dict[str, Any]:
+    """Roll out from the first K frames of each clip with the conditions of its real future."""
+    k, steps = model.memory, max(horizons)
+    conditions = model.label(clips[:, k - 1:k + steps])
+    imagined = _batched_rollout(model, clips[:, :k], conditions, sampler, seed, batch_size)
+    real = clips[:, k:k + steps]
+    per_step_mse = mse(imagined, real).mean(dim=0)
+    per_step_ssim = ssim(imagined, real).mean(dim=0)
+    return {"psnr": {str(h): psnr_of_mse(float(per_step_mse[h - 1])) for h in horizons},
+            "ssim": {str(h): float(per_step_ssim[h - 1]) for h in horizons},
+            "psnr_per_step": [psnr_of_mse(float(v)) for v in per_step_mse],
+            "imagined": imagined}
+
+
+def teacher_forced(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
+                   batch_size: int = 64) -> dict[str, float]:
+    """Next frame from K real frames and the real transition's condition, at every position of every clip."""
+    k = model.memory
+    windows = clips.unfold(1, k + 1, 1).permute(0, 1, 5, 2, 3, 4).flatten(0, 1)  # (N * positions, K+1, ...)
+    conditions = model.label(windows[:, k - 1:])
+    predicted = _batched_rollout(model, windows[:, :k], conditions, sampler, seed, batch_size)[:, 0]
+    return {"psnr": psnr_of_mse(float(mse(predicted, windows[:, k]).mean())),
+            "ssim": float(ssim(predicted, windows[:, k]).mean()), "frames": int(windows.shape[0])}
+
+
+@dataclass
+class TransferCases:
+    """A held move demonstrated in one test level and the same moves played in another (the reference)."""
+
+    source: torch.Tensor  # (N, L+1, 3, H, W) uint8
+    target: torch.Tensor  # (N, L+1, 3, H, W) uint8, real
+    moves: torch.Tensor  # (N,) 0-3: LEFT, DOWN, UP, RIGHT
+
+
+def _held_moves(game: str, moves: np.ndarray, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (N, L+1, H, W, 3) of each env holding its move from a level start; and which episodes lasted."""
+    batch = ProcgenBatch(game, len(moves), start_level=TEST_LEVELS[0], num_levels=TEST_LEVELS[1], actions="moves",
+                         seed=seed)
+    frames, alive = [batch.obs], np.ones(len(moves), dtype=bool)
+    for _ in range(length):
+        step = batch.step(moves)
+        alive &= ~(step.terminated | step.truncated)
+        frames.append(step.obs)
+    return np.stack(frames, axis=1), alive
+
+
+def transfer_cases(game: str, count: int, length: int = 8, seed: int = 0) -> TransferCases:
+    moves = np.arange(count) % 4
+    source, source_alive = _held_moves(game, moves, length, seed)
+    target, target_alive = _held_moves(game, moves, length, seed + 7777)  # other levels
+    keep = source_alive & target_alive
+    to_t = lambda x: torch.from_numpy(x[keep]).permute(0, 1, 4, 2, 3).contiguous()
+    return TransferCases(to_t(source), to_t(target), torch.from_numpy(moves[keep]))
+
+
+def move_accuracy(judge: InverseDynamics, frames: torch.Tensor, moves: torch.Tensor) -> float:
+    """Share of the transitions of (N, L+1, ...) frames the judge reads as the clip's move."""
+    n, steps = frames.shape[0], frames.shape[1] - 1
+    predicted = judge.predict(frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1)).reshape(n, steps)
+    return float((predicted == moves[:, None]).float().mean())
+
+
+def transfer(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sampler: SamplerConfig,
+             seed: int = 0) -> float:
+    imagined = model.rollout(cases.target[:, :1], model.label(cases.source), sampler, seed=seed)
+    return move_accuracy(judge, torch.cat([cases.target[:, :1], imagined], dim=1), cases.moves)
+
+
+def long_horizon(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
+                 batch_size: int = 64) -> dict[str, Any]:
+    k = model.memory
+    conditions = model.label(clips[:, k - 1:])
+    imagined = _batched_rollout(model, clips[:, :k], conditions, sampler, seed, batch_size)
+    real = clips[:, k:]
+    steps = real.shape[1]
+    per_step_mse = mse(imagined, real).mean(dim=0)
+    std = lambda x: x.float().std(dim=(-3, -2, -1)).mean(dim=0)  # per-step mean of per-frame pixel std
+    # total variation between the per-channel histograms, averaged over the 3 channels: 0 same, 1 disjoint
+    hist = [float((colour_histogram(imagined[:, t]) - colour_histogram(real[:, t])).abs().sum() / 6)
+            for t in range(steps)]
+    imagined_std, real_std = std(imagined), std(real)
+    ratio = float(imagined_std[-20:].mean() / real_std[-20:].mean())
+    drift = float(np.mean(hist[-20:]))
+    return {"steps": steps, "psnr_per_step": [psnr_of_mse(float(v)) for v in per_step_mse],
+            "frame_std_per_step": imagined_std.tolist(), "real_frame_std_per_step": real_std.tolist(),
+            "histogram_distance_per_step": hist,
+            "last20_std_ratio": ratio, "last20_histogram_distance": drift,
+            "first20_histogram_distance": float(np.mean(hist[:20])),
+            # Collapse: the frames go flat (std far below the real frames') or their colours drift far away.
+            "collapsed": bool(ratio < 0.5 or drift > 0.5)}
+
+
+def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips_per_game: int = 4,
+                          transfer_per_game: int = 32, long_per_game: int = 4, long_steps: int = 200,
+                          sampler: SamplerConfig | None = None, seed: int = 0,
+                          transfer_games: tuple[str, ...] = TRANSFER_GAMES, long_games: tuple[str, ...] = LONG_GAMES,
+                          judge_steps: int = 600, horizons: tuple[int, ...] = HORIZONS,
+                          progress: bool = True) -> dict[str, Any]:
+    """All measurements for every model on the same test data; returns a JSON-ready report."""
+    sampler = sampler or SamplerConfig()
+    say = print if progress else (lambda *a: None)
+    memory = {m.memory for m in models.values()}
+    if len(memory) != 1:
+        raise ValueError(f"the models compared must share the memory length, got {sorted(memory)}")
+    k = memory.pop()
+    clips = test_clips(games, clips_per_game, k + max(horizons), seed)
+    say(f"open-loop and teacher-forced clips: {tuple(clips.shape)}")
+    long_clips = test_clips(long_games, long_per_game, k + long_steps, seed + 1) if long_steps else None
+    judges, cases, reference = {}, {}, {}
+    for g, game in enumerate(transfer_games):
+        judges[game], idm_accuracy = train_inverse_dynamics(game, steps=judge_steps, seed=seed + g)
+        cases[game] = transfer_cases(game, transfer_per_game, seed=seed + 100 * g)
+        reference[game] = {"judge_accuracy_train_levels": idm_accuracy,
+                           "real_target": move_accuracy(judges[game], cases[game].target, cases[game].moves),
+                           "cases": int(len(cases[game].moves))}
+        say(f"transfer judge {game}: {reference[game]}")
+    report: dict[str, Any] = {"settings": {"games": games, "clips_per_game": clips_per_game, "horizons": horizons,
+                                           "transfer_games": transfer_games, "transfer_per_game": transfer_per_game,
+                                           "long_games": long_games, "long_per_game": long_per_game,
+                                           "long_steps": long_steps, "sampler": vars(sampler), "seed": seed,
+                                           "memory": k, "levels": "test (0-999)", "policy": "held-random"},
+                              "transfer_reference": reference, "models": {}}
+    for name, model in models.items():
+        rollout = open_loop(model, clips, horizons, sampler, seed)
+        rollout.pop("imagined")
+        result = {"open_loop": rollout, "teacher_forced": teacher_forced(model, clips[:, :k + 8], sampler, seed),
+                  "transfer": {game: transfer(model, cases[game], judges[game], sampler, seed)
+                               for game in transfer_games}}
+        result["transfer"]["mean"] = float(np.mean([result["transfer"][g] for g in transfer_games]))
+        if long_clips is not None:
+            result["long_horizon"] = long_horizon(model, long_clips, sampler, seed)
+        result["condition"] = model.condition.describe()
+        result["trained_steps"] = model.metadata.get("trained_steps")
+        report["models"][name] = result
+        say(f"{name}: {markdown_row(name, result, horizons)}")
+    return report
+
+
+def markdown_row(name: str, result: dict[str, Any], horizons: tuple[int, ...] = HORIZONS) -> str:
+    ol, tf = result["open_loop"], result["teacher_forced"]
+    cells = [name, f"{tf['psnr']:.2f} / {tf['ssim']:.3f}"]
+    cells += [f"{ol['psnr'][str(h)]:.2f} / {ol['ssim'][str(h)]:.3f}" for h in horizons]
+    cells.append(f"{result['transfer']['mean']:.1%}")
+    if "long_horizon" in result:
+        lh = result["long_horizon"]
+        cells.append(f"{lh['psnr_per_step'][-1]:.2f} dB, std ratio {lh['last20_std_ratio']:.2f}, "
+                     f"hist {lh['last20_histogram_distance']:.2f}{' COLLAPSED' if lh['collapsed'] else ''}")
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    horizons = tuple(report["settings"]["horizons"])
+    header = ["model", "teacher-forced PSNR / SSIM"] + [f"open-loop {h} PSNR / SSIM" for h in horizons]
+    header += ["transfer (judge)", f"step {report['settings']['long_steps']}"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += [markdown_row(name, result, horizons) for name, result in report["models"].items()]
+    games = report["settings"]["transfer_games"]
+    lines += ["", "Transfer per game (share of imagined transitions the judge reads as the demonstrated move; "
+              "chance 25%):", "", "| model | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
+    lines.append("| real target level (reference) | " + " | ".join(
+        f"{report['transfer_reference'][g]['real_target']:.1%}" for g in games) + " |")
+    lines += [f"| {name} | " + " | ".join(f"{r['transfer'][g]:.1%}" for g in games) + " |"
+              for name, r in report["models"].items()]
+    return "\n".join(lines)
+
+
+def plot_curves(report: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_long = all("long_horizon" in r for r in report["models"].values())
+    fig, axes = plt.subplots(1, 3 if has_long else 1, figsize=(15 if has_long else 5, 4), squeeze=False)
+    for name, r in report["models"].items():
+        curve = r["open_loop"]["psnr_per_step"]
+        axes[0, 0].plot(range(1, len(curve) + 1), curve, label=name)
+        if has_long:
+            lh = r["long_horizon"]
+            axes[0, 1].plot(range(1, lh["steps"] + 1), lh["psnr_per_step"], label=name)
+            axes[0, 2].plot(range(1, lh["steps"] + 1), lh["histogram_distance_per_step"], label=name)
+    axes[0, 0].set(title="open-loop PSNR (test levels)", xlabel="step", ylabel="dB")
+    if has_long:
+        axes[0, 1].set(title="long horizon PSNR", xlabel="step", ylabel="dB")
+        axes[0, 2].set(title="colour histogram distance to real", xlabel="step", ylabel="total variation")
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_wm_report(model_folders: dict[str, Path], out: Path, games: list[str], **kwargs: Any) -> dict[str, Any]:
+    """Evaluate the world model folders and write wm_eval.json, wm_eval.md and wm_curves.png to `out`."""
+    from adaworld_gym.io import write_json
+
+    models = {name: WorldModel.from_pretrained(folder) for name, folder in model_folders.items()}
+    report = evaluate_world_models(models, games, **kwargs)
+    report["settings"]["models"] = {name: str(folder) for name, folder in model_folders.items()}
+    out = Path(out)
+    write_json(out / "wm_eval.json", report)
+    (out / "wm_eval.md").write_text(markdown_summary(report) + "\n")
+    plot_curves(report, out / "wm_curves.png")
+    return report

@@ -1,0 +1,102 @@
+"""What the world model is conditioned on, read off a transition (last memory frame, next frame).
+
+AdaWorld conditions on the continuous latent action of the frozen latent action model. The baselines of the
+paper swap only this: discrete latent actions (the VQ variant of the same model), optical flow (OpenCV dense
+flow, no learned weights), or nothing at all (action-agnostic). Each labeller maps uint8 frame pairs to a
+(B, dim) float condition; `dim == 0` means action-agnostic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from adaworld_gym.models.latent_action import LatentActionModel
+
+CONDITION_KINDS = ("latent_action", "flow", "none")
+
+
+class Condition(Protocol):
+    kind: str
+    dim: int
+
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, 3, H, W) before and after a transition -> (B, dim) float32."""
+
+    def describe(self) -> dict[str, Any]:
+        """What a world model checkpoint records about its condition (and checks when loaded)."""
+
+
+class LatentActionCondition:
+    """The frozen latent action model's deterministic latent (Gaussian mean, or the VQ code vector)."""
+
+    kind = "latent_action"
+
+    def __init__(self, model: LatentActionModel):
+        self.model = model.eval().requires_grad_(False)
+        self.dim = model.config.latent_dim
+
+    @torch.no_grad()
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        pairs = torch.stack([previous, following], dim=1).to(self.model.device)
+        return self.model.encode_pairs(pairs)[1].float()
+
+    def describe(self) -> dict[str, Any]:
+        c = self.model.config
+        return {"kind": self.kind, "dim": self.dim, "quantizer": c.quantizer, "resolution": c.resolution,
+                "trained_steps": self.model.metadata.get("trained_steps")}
+
+
+class FlowCondition:
+    """Farneback dense optical flow between the two frames, average-pooled to a grid x grid x 2 vector."""
+
+    kind = "flow"
+
+    def __init__(self, grid: int = 8, scale: float = 0.25):
+        self.grid, self.scale = grid, scale  # scale: flow in pixels is mostly within +-4; bring it near unit size
+        self.dim = 2 * grid * grid
+
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for a, b in zip(previous.cpu().numpy(), following.cpu().numpy()):
+            gray = [cv2.cvtColor(np.ascontiguousarray(f.transpose(1, 2, 0)), cv2.COLOR_RGB2GRAY) for f in (a, b)]
+            flow = cv2.calcOpticalFlowFarneback(gray[0], gray[1], None, 0.5, 2, 9, 3, 5, 1.1, 0)
+            pooled = cv2.resize(flow, (self.grid, self.grid), interpolation=cv2.INTER_AREA)
+            rows.append(pooled.transpose(2, 0, 1).reshape(-1) * self.scale)
+        return torch.from_numpy(np.stack(rows)).float()
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dim": self.dim, "grid": self.grid, "scale": self.scale}
+
+
+class NoCondition:
+    """Action-agnostic baseline: the model must guess what happens next from the memory alone."""
+
+    kind = "none"
+    dim = 0
+
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(previous.shape[0], 0)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dim": 0}
+
+
+def make_condition(kind: str, latent_action_model: str | Path | LatentActionModel | None = None,
+                   resolution: int | None = None) -> Condition:
+    """A condition by name; `latent_action` needs a latent action model (a folder, or a loaded model)."""
+    if kind == "latent_action":
+        if latent_action_model is None:
+            raise ValueError("condition 'latent_action' needs a latent action model")
+        model = latent_action_model if isinstance(latent_action_model, LatentActionModel) else \
+            LatentActionModel.from_pretrained(latent_action_model, resolution=resolution)
+        return LatentActionCondition(model)
+    if kind == "flow":
+        return FlowCondition()
+    if kind == "none":
+        return NoCondition()
+    raise ValueError(f"unknown condition {kind!r}; choose one of {CONDITION_KINDS}")

@@ -1,0 +1,137 @@
+"""EDM denoiser of the next frame's latent, given a memory of past latents and a condition (AdaWorld section 2).
+
+The network is a diffusers `UNet2DModel`. Its input is the noisy next latent (scaled by EDM's c_in) stacked
+on the channels of the K memory latents; everything else it is told goes into the timestep embedding through
+`class_embed_type="identity"`: the condition (a latent action, flow, or nothing), whether the condition was
+dropped (classifier-free guidance), how many memory frames are real, and how much noise was added to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from diffusers import UNet2DModel
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    latent_channels: int = 8
+    latent_size: int = 16
+    memory: int = 6  # K past frames
+    condition_dim: int = 32  # 0: action-agnostic
+    widths: tuple[int, ...] = (32, 64, 128)
+    layers_per_block: int = 1
+    norm_groups: int = 8
+    # EDM (Karras et al. 2022). Latents are normalised to unit variance, hence sigma_data = 1; the training
+    # noise distribution is EDM's log-normal shifted by log 2 for that (DIAMOND's -0.4 at sigma_data 0.5).
+    sigma_data: float = 1.0
+    sigma_min: float = 0.004
+    sigma_max: float = 10.0
+    rho: float = 7.0
+    train_log_sigma_mean: float = 0.3
+    train_log_sigma_std: float = 1.2
+    memory_noise_max: float = 0.7  # memory noise augmentation, level ~ U(0, max), told to the model
+    condition_dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(self.widths))
+
+
+PRESETS: dict[str, DenoiserConfig] = {
+    "tiny": DenoiserConfig(widths=(16, 32), norm_groups=4),
+    "cpu": DenoiserConfig(),
+    "gpu": DenoiserConfig(widths=(64, 128, 256), layers_per_block=2),
+}
+
+
+def preset(name: str, **overrides: Any) -> DenoiserConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def memory_mask(lengths: torch.Tensor, memory: int) -> torch.Tensor:
+    """(B,) numbers of real memory frames -> (B, memory) bool; memory is oldest first, so real ones are last."""
+    return torch.arange(memory, device=lengths.device)[None] >= memory - lengths[:, None]
+
+
+class Denoiser(nn.Module):
+    def __init__(self, config: DenoiserConfig):
+        super().__init__()
+        self.config = c = config
+        depth = len(c.widths)
+        self.unet = UNet2DModel(
+            sample_size=c.latent_size, in_channels=c.latent_channels * (c.memory + 1),
+            out_channels=c.latent_channels, block_out_channels=c.widths, layers_per_block=c.layers_per_block,
+            down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
+            norm_num_groups=c.norm_groups, attention_head_dim=c.widths[-1] // 4, add_attention=True,
+            class_embed_type="identity")
+        embed_dim = c.widths[0] * 4  # UNet2DModel's timestep embedding size
+        # condition, dropped flag, real memory fraction, memory noise level
+        self.condition_embedding = nn.Sequential(nn.Linear(c.condition_dim + 3, embed_dim), nn.SiLU(),
+                                                 nn.Linear(embed_dim, embed_dim))
+
+    def preconditioning(self, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """EDM's c_in, c_skip, c_out and c_noise for per-sample noise levels `sigma` of shape (B,)."""
+        sd = self.config.sigma_data
+        s = sigma.view(-1, 1, 1, 1)
+        c_in = 1 / (s ** 2 + sd ** 2).sqrt()
+        c_skip = sd ** 2 / (s ** 2 + sd ** 2)
+        c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
+        return c_in, c_skip, c_out, sigma.log() / 4
+
+    def network(self, scaled_noisy: torch.Tensor, c_noise: torch.Tensor, memory: torch.Tensor,
+                memory_lengths: torch.Tensor, memory_noise: torch.Tensor, condition: torch.Tensor,
+                dropped: torch.Tensor) -> torch.Tensor:
+        """The raw UNet output F. memory (B, K, C, h, w) already masked and noised as it should be seen."""
+        c = self.config
+        info = torch.cat([condition * (~dropped)[:, None], dropped[:, None].float(),
+                          (memory_lengths.float() / c.memory)[:, None], memory_noise[:, None]], dim=1)
+        x = torch.cat([scaled_noisy, memory.flatten(1, 2)], dim=1)
+        # Timesteps 1000 * c_noise: the sinusoidal embedding resolves a range of about a thousand, not of one.
+        return self.unet(x, 1000 * c_noise, class_labels=self.condition_embedding(info)).sample
+
+    def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
+                memory_noise: torch.Tensor, condition: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
+        """EDM's D(x; sigma): the denoised next latent."""
+        c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
+        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped)
+        return c_skip * noisy + c_out * raw
+
+    def prepare_memory(self, memory: torch.Tensor, memory_lengths: torch.Tensor,
+                       memory_noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Zero the memory slots that hold no real frame and add the augmentation noise to the real ones."""
+        noise = torch.randn(memory.shape, generator=generator, device=memory.device, dtype=memory.dtype)
+        mask = memory_mask(memory_lengths, self.config.memory)[:, :, None, None, None]
+        return (memory + memory_noise.view(-1, 1, 1, 1, 1) * noise) * mask
+
+    def check_inputs(self, memory: torch.Tensor, condition: torch.Tensor) -> None:
+        c = self.config
+        want = (c.memory, c.latent_channels, c.latent_size, c.latent_size)
+        if memory.ndim != 5 or tuple(memory.shape[1:]) != want:
+            raise ValueError(f"expected memory latents of shape (B, {', '.join(map(str, want))}), "
+                             f"got {tuple(memory.shape)}")
+        if condition.shape != (memory.shape[0], c.condition_dim):
+            raise ValueError(f"expected conditions of shape ({memory.shape[0]}, {c.condition_dim}), "
+                             f"got {tuple(condition.shape)}")
+
+    def forward(self, target: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
+                condition: torch.Tensor) -> torch.Tensor:
+        """EDM training loss for next latents `target` (B, C, h, w): noise levels, memory noise augmentation
+        and condition dropout are all drawn here."""
+        c = self.config
+        self.check_inputs(memory, condition)
+        b = target.shape[0]
+        memory_noise = torch.rand(b, device=target.device) * c.memory_noise_max
+        memory = self.prepare_memory(memory, memory_lengths, memory_noise)
+        dropped = torch.rand(b, device=target.device) < c.condition_dropout
+        sigma = (c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp()
+        noisy = target + sigma.view(-1, 1, 1, 1) * torch.randn_like(target)
+        c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
+        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped)
+        # EDM's weighted loss on D equals the plain MSE of F against this target.
+        return F.mse_loss(raw, (target - c_skip * noisy) / c_out)

@@ -1,0 +1,155 @@
+"""The world model: frame autoencoder + diffusion denoiser + what it is conditioned on, loaded and saved as one
+folder, with the batched rollout API everything downstream (simulator, transfer, planning) uses.
+
+Frames here are uint8, channels first: (B, T, 3, H, W). Conditions are (B, T, condition_dim) floats: latent
+actions for AdaWorld, flow vectors for the flow baseline, (B, T, 0) for the action-agnostic one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from adaworld_gym.models.checkpoint import CheckpointError, check_expected, load_checkpoint, save_checkpoint
+from adaworld_gym.models.conditions import Condition, LatentActionCondition, make_condition
+from adaworld_gym.models.diffusion.denoiser import Denoiser, DenoiserConfig
+from adaworld_gym.models.diffusion.sampler import DiffusionSampler, SamplerConfig
+from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
+from adaworld_gym.models.latent_action import LatentActionModel
+
+CHECKPOINT_KIND = "world-model"
+AUTOENCODER_DIR = "autoencoder"
+LATENT_ACTION_DIR = "latent_action_model"
+
+
+@dataclass
+class RolloutState:
+    """What the model remembers: the last K latents (oldest first) and how many of them are real frames."""
+
+    memory: torch.Tensor  # (B, K, C, h, w)
+    lengths: torch.Tensor  # (B,) int64, 1..K
+
+    def push(self, latent: torch.Tensor) -> "RolloutState":
+        memory = torch.cat([self.memory[:, 1:], latent[:, None]], dim=1)
+        return RolloutState(memory, (self.lengths + 1).clamp(max=self.memory.shape[1]))
+
+    def select(self, index: torch.Tensor) -> "RolloutState":
+        return RolloutState(self.memory[index], self.lengths[index])
+
+
+def to_uint8(frames: torch.Tensor) -> torch.Tensor:
+    return (frames * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+class WorldModel(nn.Module):
+    def __init__(self, autoencoder: FrameAutoencoder, denoiser: Denoiser, condition: Condition):
+        super().__init__()
+        if autoencoder.config.latent_channels != denoiser.config.latent_channels or \
+                autoencoder.config.latent_size != denoiser.config.latent_size:
+            raise ValueError("the denoiser was made for another frame autoencoder (latent shape differs)")
+        if condition.dim != denoiser.config.condition_dim:
+            raise ValueError(f"the denoiser takes {denoiser.config.condition_dim}-d conditions, the "
+                             f"{condition.kind} condition gives {condition.dim}")
+        self.autoencoder, self.denoiser, self.condition = autoencoder, denoiser, condition
+        self.metadata: dict[str, Any] = {}
+
+    @property
+    def resolution(self) -> int:
+        return self.autoencoder.config.resolution
+
+    @property
+    def memory(self) -> int:
+        return self.denoiser.config.memory
+
+    @property
+    def device(self) -> torch.device:
+        return self.autoencoder.device
+
+    def _check_frames(self, frames: torch.Tensor) -> None:
+        r = self.resolution
+        if frames.ndim != 5 or frames.shape[2:] != (3, r, r) or frames.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 frames of shape (B, T, 3, {r}, {r}), got {tuple(frames.shape)} "
+                             f"{frames.dtype}")
+
+    @torch.no_grad()
+    def label(self, frames: torch.Tensor) -> torch.Tensor:
+        """Conditions of a video's transitions: (B, T, 3, H, W) uint8 -> (B, T-1, condition_dim)."""
+        self._check_frames(frames)
+        b, t = frames.shape[:2]
+        out = self.condition(frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1))
+        return out.to(self.device).reshape(b, t - 1, -1)
+
+    @torch.no_grad()
+    def start(self, context: torch.Tensor) -> RolloutState:
+        """Memory from 1..K context frames (B, T, 3, H, W) uint8, oldest first (more than K: the last K)."""
+        self._check_frames(context)
+        context = context[:, -self.memory:].to(self.device)
+        b, t = context.shape[:2]
+        latents = self.autoencoder.encode(context)
+        memory = latents.new_zeros((b, self.memory, *latents.shape[2:]))
+        memory[:, self.memory - t:] = latents
+        return RolloutState(memory, torch.full((b,), t, dtype=torch.long, device=self.device))
+
+    @torch.no_grad()
+    def step(self, state: RolloutState, condition: torch.Tensor, sampler: DiffusionSampler,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, RolloutState]:
+        """One frame for every rollout in the batch: (B, 3, H, W) uint8 and the state after it."""
+        latent = sampler.sample(state.memory, state.lengths, condition.to(self.device).float(), generator)
+        return to_uint8(self.autoencoder.decode(latent)), state.push(latent)
+
+    def sampler(self, config: SamplerConfig | None = None) -> DiffusionSampler:
+        return DiffusionSampler(self.denoiser, config)
+
+    @torch.no_grad()
+    def rollout(self, context: torch.Tensor, conditions: torch.Tensor, sampler: SamplerConfig | None = None,
+                seed: int | None = 0) -> torch.Tensor:
+        """Open-loop imagination: context frames (B, T0, 3, H, W) uint8 and conditions (B, T, condition_dim)
+        -> the T imagined frames (B, T, 3, H, W) uint8. Same seed, same device: same frames."""
+        if conditions.ndim != 3 or conditions.shape[0] != context.shape[0]:
+            raise ValueError(f"expected conditions of shape ({context.shape[0]}, T, {self.condition.dim}), "
+                             f"got {tuple(conditions.shape)}")
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(self.device).manual_seed(seed)
+        state, run, frames = self.start(context), self.sampler(sampler), []
+        for t in range(conditions.shape[1]):
+            frame, state = self.step(state, conditions[:, t], run, generator)
+            frames.append(frame)
+        return torch.stack(frames, dim=1)
+
+    def save_pretrained(self, folder: str | Path, metadata: dict[str, Any] | None = None,
+                        dtype: torch.dtype | None = torch.float16) -> Path:
+        """One folder: config.json + model.safetensors (denoiser), autoencoder/, and latent_action_model/ when
+        conditioned on latent actions, so the model cannot be paired with the wrong parts later."""
+        folder = Path(folder)
+        self.autoencoder.save_pretrained(folder / AUTOENCODER_DIR, self.autoencoder.metadata, dtype)
+        if isinstance(self.condition, LatentActionCondition):
+            self.condition.model.save_pretrained(folder / LATENT_ACTION_DIR, self.condition.model.metadata, dtype)
+        meta = {"resolution": self.resolution, "condition": self.condition.describe(), **(metadata or {})}
+        return save_checkpoint(folder, CHECKPOINT_KIND, asdict(self.denoiser.config), self.denoiser.state_dict(),
+                               meta, dtype)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, resolution: int | None = None, condition: str | None = None,
+                        device: str | torch.device = "cpu") -> "WorldModel":
+        """Load a world model folder; a given resolution or condition kind must match it, or it fails."""
+        folder = Path(folder)
+        config, state, metadata = load_checkpoint(folder, CHECKPOINT_KIND)
+        check_expected(folder, metadata, {"resolution": resolution})
+        spec = metadata["condition"]
+        if condition is not None and spec["kind"] != condition:
+            raise CheckpointError(f"{folder}: conditioned on {spec['kind']!r}, not {condition!r}")
+        autoencoder = FrameAutoencoder.from_pretrained(folder / AUTOENCODER_DIR, resolution=metadata["resolution"])
+        lam = None
+        if spec["kind"] == "latent_action":
+            lam = LatentActionModel.from_pretrained(folder / LATENT_ACTION_DIR, resolution=metadata["resolution"],
+                                                    latent_dim=spec["dim"], quantizer=spec["quantizer"])
+        denoiser = Denoiser(DenoiserConfig(**config))
+        denoiser.load_state_dict(state)
+        model = cls(autoencoder, denoiser, make_condition(spec["kind"], lam))
+        model.metadata = metadata
+        return model.to(device).eval()

@@ -1,0 +1,119 @@
+"""Pretrain the diffusion world model on action-free video (`adaworld train-wm`).
+
+Each clip is K memory frames plus the target frame. The frozen frame autoencoder turns frames into latents,
+the frozen condition (the latent action model for AdaWorld) labels the transition from the last memory frame to
+the target, and the denoiser learns to produce the target latent from the memory and that label. Baselines
+(flow, action-agnostic, VQ latent actions) differ only in the condition.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
+from adaworld_gym.models.conditions import make_condition
+from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
+from adaworld_gym.models.diffusion.sampler import SamplerConfig
+from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
+from adaworld_gym.models.latent_action import frames_to_float
+from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.training.loop import LoopConfig, config_record, image_grid, train
+from adaworld_gym.training.train_lam import clip_loader
+from adaworld_gym.weights import pretrained_path
+
+
+@dataclass
+class WmTrainConfig:
+    out: Path
+    autoencoder: Path  # a trained frame autoencoder (adaworld train-ae)
+    condition: str = "latent_action"  # latent_action (AdaWorld; the VQ baseline with a VQ model), flow, none
+    latent_action_model: Path | None = None  # None: the shipped lam-cpu
+    preset: str = "cpu"
+    steps: int = 6000
+    batch_size: int = 32
+    lr: float = 3e-4
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    # A 200-step horizon: 0.999 lagged far behind a still-improving model in runs of a few thousand steps.
+    ema_decay: float = 0.995
+    games: list[str] = field(default_factory=lambda: list(PROCGEN_GAMES))
+    datasets: list[Path] | None = None  # None: live Procgen stream (train levels)
+    num_workers: int = 1
+    log_every: int = 50
+    image_every: int = 1000
+    save_every: int = 500
+    seed: int = 0
+
+
+class WmTask:
+    name = "train-wm"
+
+    def __init__(self, autoencoder: FrameAutoencoder, condition, memory: int):
+        self.autoencoder = autoencoder.eval().requires_grad_(False)
+        self.condition, self.memory = condition, memory
+
+    def losses(self, model: Denoiser, batch, step):
+        frames = batch["frames"]
+        k = self.memory
+        with torch.no_grad():
+            latents = self.autoencoder.to(frames.device).encode(frames)
+            condition = self.condition(frames[:, k - 1], frames[:, k]).to(frames.device)
+        # Memory lengths 1..K: the simulator starts from a single frame after every reset.
+        lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
+        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition)}, condition
+
+    def world_model(self, model: Denoiser) -> WorldModel:
+        return WorldModel(self.autoencoder, model, self.condition)
+
+    def diagnostics(self, model, batch, condition) -> dict[str, float]:
+        """Next-frame PSNR of a 3-step sample with full memory, and how much a wrong condition costs."""
+        frames, k = batch["frames"][:8], self.memory
+        world = self.world_model(model)
+        was_training = model.training
+        model.eval()
+        state, sampler = world.start(frames[:, :k]), world.sampler(SamplerConfig())
+        target = frames_to_float(frames[:, k])
+        scores = {}
+        for name, cond in (("next_psnr", condition[:8]), ("wrong_condition_psnr", condition[:8].roll(1, dims=0))):
+            generator = torch.Generator(frames.device).manual_seed(0)
+            frame, _ = world.step(state, cond, sampler, generator)
+            scores[name] = -10 * math.log10(max(float((frames_to_float(frame) - target).pow(2).mean()), 1e-10))
+        model.train(was_training)
+        return scores
+
+    def images(self, model, batch, condition) -> dict[str, torch.Tensor]:
+        """An open-loop rollout from each clip's first frame, conditioned on the clip's own transitions."""
+        frames = batch["frames"][:4]
+        world = self.world_model(model)
+        was_training = model.training
+        model.eval()
+        imagined = world.rollout(frames[:, :1], world.label(frames))
+        model.train(was_training)
+        real, fake = frames_to_float(frames[:, 1:]), frames_to_float(imagined)
+        return {"rollout/real_vs_imagined": torch.cat([real, fake], dim=-1),  # (B, T, 3, H, 2W): a video
+                "rollout/real,imagined": image_grid([real[0], fake[0]], count=real.shape[1])}
+
+    def export(self, model, folder: Path, metadata: dict[str, Any]) -> None:
+        self.world_model(model).save_pretrained(folder, metadata)
+
+
+def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) into `config.out`; the exported world model lands in `config.out / "model"`."""
+    autoencoder = FrameAutoencoder.from_pretrained(config.autoencoder)
+    lam = config.latent_action_model or pretrained_path("lam-cpu")
+    condition = make_condition(config.condition, lam if config.condition == "latent_action" else None,
+                               resolution=autoencoder.config.resolution)
+    model_config = preset(config.preset, latent_channels=autoencoder.config.latent_channels,
+                          latent_size=autoencoder.config.latent_size, condition_dim=condition.dim)
+    metadata = {"games": config.games, "preset": config.preset, "batch_size": config.batch_size,
+                "data": [str(d) for d in config.datasets] if config.datasets else "live Procgen stream, train levels"}
+    loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
+                                         config.num_workers, config.seed + step)
+    task = WmTask(autoencoder, condition, model_config.memory)
+    return train(task, Denoiser(model_config), loader_at, LoopConfig.from_config(config), config.out,
+                 config_record(config, model=model_config), metadata, progress)

@@ -1,0 +1,182 @@
+"""The diffusion world model: conditioning, memory masking, determinism, checkpoints, trainers, evaluation."""
+
+import numpy as np
+import pytest
+import torch
+
+from adaworld_gym.evaluation.metrics import colour_histogram, mse, psnr_of_mse, ssim
+from adaworld_gym.models.checkpoint import CheckpointError
+from adaworld_gym.models.conditions import FlowCondition, NoCondition, make_condition
+from adaworld_gym.models.diffusion.denoiser import Denoiser, memory_mask, preset as denoiser_preset
+from adaworld_gym.models.diffusion.sampler import DiffusionSampler, SamplerConfig
+from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
+from adaworld_gym.models.latent_action import LatentActionModel, preset as lam_preset
+from adaworld_gym.models.world_model import WorldModel
+
+K, C, S = 6, 8, 16  # memory, latent channels, latent size of the tiny presets
+
+
+def tiny_world_model(condition="none", lam=None) -> WorldModel:
+    torch.manual_seed(0)
+    cond = make_condition(condition, lam)
+    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=cond.dim))
+    return WorldModel(FrameAutoencoder(ae_preset("tiny")), denoiser, cond).eval()
+
+
+def test_memory_mask_keeps_the_most_recent_frames():
+    mask = memory_mask(torch.tensor([1, 3, 6]), 6)
+    assert mask.tolist()[0] == [False] * 5 + [True]
+    assert mask.sum(1).tolist() == [1, 3, 6] and mask[1, -3:].all()
+
+
+def test_conditioning_changes_the_output_and_training_uses_it():
+    """A denoiser trained on 'the next latent is the last one shifted left or right, as the condition says'
+    must predict better with the right condition than with the wrong one."""
+    torch.manual_seed(0)
+    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2, latent_channels=2, latent_size=8))
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=2e-3)
+
+    def batch(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        memory = torch.randn(n, K, 2, 8, 8, generator=g)
+        direction = torch.randint(0, 2, (n,), generator=g)
+        target = torch.stack([m[-1].roll(1 if d else -1, dims=-1) for m, d in zip(memory, direction)])
+        return memory, target, torch.nn.functional.one_hot(direction, 2).float()
+
+    for step in range(150):
+        memory, target, cond = batch(32, step)
+        loss = denoiser(target, memory, torch.full((32,), K), cond)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    denoiser.eval()
+    memory, target, cond = batch(64, 10_000)
+    sampler = DiffusionSampler(denoiser, SamplerConfig(num_steps=3))
+    lengths = torch.full((64,), K)
+    right = sampler.sample(memory, lengths, cond, torch.Generator().manual_seed(0))
+    wrong = sampler.sample(memory, lengths, cond.flip(-1), torch.Generator().manual_seed(0))
+    assert not torch.allclose(right, wrong)
+    assert (right - target).pow(2).mean() < 0.5 * (wrong - target).pow(2).mean()
+
+
+def test_memory_length_masks_older_frames_and_sampling_is_seeded():
+    model = tiny_world_model()
+    sampler = model.sampler(SamplerConfig(num_steps=2))
+    memory = torch.randn(2, K, C, S, S)
+    other = memory.clone()
+    other[:, 0] += 5.0  # change only the oldest frame
+    cond = torch.zeros(2, 0)
+    sample = lambda m, n, seed=0: sampler.sample(m, torch.full((2,), n), cond, torch.Generator().manual_seed(seed))
+    assert torch.equal(sample(memory, 1), sample(other, 1))  # only the last frame is real: the change is masked
+    assert not torch.equal(sample(memory, K), sample(other, K))
+    assert torch.equal(sample(memory, K), sample(memory, K)) and not torch.equal(sample(memory, K, 1),
+                                                                                 sample(memory, K, 2))
+
+
+def test_rollout_shapes_determinism_and_guidance():
+    model = tiny_world_model("flow")
+    context = torch.randint(0, 256, (3, 2, 3, 64, 64), dtype=torch.uint8)
+    conditions = torch.randn(3, 4, model.condition.dim)
+    frames = model.rollout(context, conditions, seed=7)
+    assert frames.shape == (3, 4, 3, 64, 64) and frames.dtype == torch.uint8
+    assert torch.equal(frames, model.rollout(context, conditions, seed=7))
+    guided = model.rollout(context, conditions, SamplerConfig(guidance_scale=2.0), seed=7)
+    assert guided.shape == frames.shape and not torch.equal(guided, frames)
+    with pytest.raises(ValueError, match="expected conditions of shape"):
+        model.rollout(context, torch.randn(3, 4, 5))
+    with pytest.raises(ValueError, match="expected uint8 frames"):
+        model.rollout(context.float(), conditions)
+    with pytest.raises(ValueError, match="num_steps must be at least 1"):
+        SamplerConfig(num_steps=0)
+
+
+def test_world_model_round_trip_and_mismatch_errors(tmp_path):
+    lam = LatentActionModel(lam_preset("tiny"))
+    model = tiny_world_model("latent_action", lam)
+    context = torch.randint(0, 256, (2, 3, 3, 64, 64), dtype=torch.uint8)
+    conditions = model.label(torch.randint(0, 256, (2, 4, 3, 64, 64), dtype=torch.uint8))
+    assert conditions.shape == (2, 3, 32)
+    model.save_pretrained(tmp_path / "wm", dtype=None)
+    loaded = WorldModel.from_pretrained(tmp_path / "wm", resolution=64, condition="latent_action")
+    assert torch.equal(model.rollout(context, conditions, seed=1), loaded.rollout(context, conditions, seed=1))
+    assert loaded.metadata["condition"]["dim"] == 32
+    with pytest.raises(CheckpointError, match="resolution: checkpoint has 64, expected 32"):
+        WorldModel.from_pretrained(tmp_path / "wm", resolution=32)
+    with pytest.raises(CheckpointError, match="conditioned on 'latent_action', not 'flow'"):
+        WorldModel.from_pretrained(tmp_path / "wm", condition="flow")
+    # A latent action model of another size swapped into the folder is refused.
+    LatentActionModel(lam_preset("tiny", latent_dim=16)).save_pretrained(tmp_path / "wm" / "latent_action_model")
+    with pytest.raises(CheckpointError, match="latent_dim: checkpoint has 16, expected 32"):
+        WorldModel.from_pretrained(tmp_path / "wm")
+    with pytest.raises(ValueError, match="takes 32-d conditions, the flow condition gives 128"):
+        WorldModel(model.autoencoder, model.denoiser, FlowCondition())
+    with pytest.raises(CheckpointError, match="no checkpoint folder"):
+        WorldModel.from_pretrained(tmp_path / "missing")
+
+
+def test_conditions_shapes():
+    frames = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)
+    shifted = frames.roll(2, dims=-1)
+    flow = FlowCondition()(frames, shifted)
+    assert flow.shape == (3, 128) and flow[:, :64].mean() > 0.2  # x-flow of a rightward shift is positive
+    assert NoCondition()(frames, shifted).shape == (3, 0)
+    with pytest.raises(ValueError, match="unknown condition"):
+        make_condition("pixels")
+
+
+def test_metrics():
+    a = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
+    assert torch.allclose(ssim(a, a), torch.ones(4)) and (ssim(a, 255 - a) < 0.5).all()
+    assert mse(a, a).max() == 0 and psnr_of_mse(0.0) == 100.0 and abs(psnr_of_mse(0.01) - 20.0) < 1e-9
+    hist = colour_histogram(a)
+    assert hist.shape == (48,) and torch.allclose(hist.reshape(3, 16).sum(1), torch.ones(3))
+
+
+def test_autoencoder_and_world_model_trainers(tmp_path):
+    from adaworld_gym.data import CollectConfig, collect
+    from adaworld_gym.training.train_ae import AeTrainConfig, train_ae
+    from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
+
+    data = collect(CollectConfig(out=tmp_path / "d", games=["bigfish"], frames_per_game=120, num_envs=2),
+                   progress=False).root
+    ae_folder = train_ae(AeTrainConfig(out=tmp_path / "ae", preset="tiny", steps=40, batch_size=8, games=["bigfish"],
+                                       datasets=[data], num_workers=0, ema_decay=0.9, save_every=20), progress=False)
+    ae = FrameAutoencoder.from_pretrained(ae_folder)
+    assert ae.metadata["trained_steps"] == 40
+    assert not torch.allclose(ae.latent_std, torch.ones(C))  # the export carries the learned latent statistics
+    config = WmTrainConfig(out=tmp_path / "wm", autoencoder=ae_folder, condition="flow", preset="tiny", steps=4,
+                           batch_size=4, games=["bigfish"], datasets=[data], num_workers=0, save_every=2,
+                           image_every=2, log_every=1)
+    first = WorldModel.from_pretrained(train_wm(config, progress=False))
+    assert first.metadata["trained_steps"] == 4 and first.condition.kind == "flow"
+    config.steps = 6
+    resumed = WorldModel.from_pretrained(train_wm(config, progress=False))
+    assert resumed.metadata["trained_steps"] == 6
+    assert list((tmp_path / "wm" / "videos").glob("*.mp4"))
+
+
+def test_evaluation_and_transfer(tmp_path):
+    from adaworld_gym.evaluation.wm_eval import evaluate_world_models, markdown_summary, transfer_cases
+    from adaworld_gym.transfer import load_source, load_target, transfer, write_transfer
+
+    cases = transfer_cases("maze", 8, length=4)
+    assert cases.source.shape[1:] == (5, 3, 64, 64) and set(cases.moves.tolist()) <= {0, 1, 2, 3}
+    models = {"flow": tiny_world_model("flow"), "none": tiny_world_model("none")}
+    report = evaluate_world_models(models, ["maze"], clips_per_game=1, transfer_per_game=8, long_per_game=1,
+                                   long_steps=8, transfer_games=("maze",), long_games=("maze",), judge_steps=5,
+                                   horizons=(1, 2), progress=False)
+    for result in report["models"].values():
+        assert set(result["open_loop"]["psnr"]) == {"1", "2"} and 0 <= result["transfer"]["mean"] <= 1
+        assert len(result["long_horizon"]["psnr_per_step"]) == 8
+    assert "transfer (judge)" in markdown_summary(report)
+
+    target = load_target("maze:3", 64)
+    assert target.shape == (64, 64, 3)
+    result = transfer(models["flow"], np.stack([target] * 4), target)
+    assert result.imagined.shape == (4, 64, 64, 3) and result.conditions.shape == (3, 128)
+    video, sheet = write_transfer(result, tmp_path)
+    assert video.stat().st_size > 0 and sheet.stat().st_size > 0
+    with pytest.raises(ValueError, match="neither an image file"):
+        load_target("notagame:3", 64)
+    with pytest.raises(FileNotFoundError, match="no such source"):
+        load_source(tmp_path / "missing.mp4", 64)
