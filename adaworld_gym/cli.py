@@ -246,6 +246,36 @@ def transfer_command(
     typer.echo(f"transferred {len(result.conditions)} transitions; wrote {video} and {sheet}")
 
 
+@app.command("adapt")
+def adapt_command(
+        game: str = typer.Option(..., help="Procgen game the few-shot data comes from."),
+        dataset: Path = typer.Option(..., help="Few-shot dataset (adaworld collect --per-action N)."),
+        out: Path = typer.Option(..., help="Adapter folder to write."),
+        actions: str = typer.Option("full", help="Action subset the data was collected with."),
+        world_model: Optional[Path] = typer.Option(None, help="Pretrained world model; default: the shipped one."),
+        finetune_steps: int = typer.Option(800, min=0, help="Fine-tuning steps (0 = averaged latents only)."),
+        no_finetune: bool = typer.Option(False, "--no-finetune", help="Same as --finetune-steps 0."),
+        init: str = typer.Option("average", help="Action table start: average (AdaWorld) or random."),
+        batch_size: int = typer.Option(32, min=1),
+        lr: float = typer.Option(1e-4, min=0.0, help="Denoiser learning rate (the table gets 10x)."),
+        device: str = typer.Option("auto", help="cpu, cuda or auto."),
+        seed: int = typer.Option(0)) -> None:
+    """Adapt the pretrained world model to a game's real actions from few-shot data (+ reward model)."""
+    from adaworld_gym.adaptation.adapt import adapt
+    from adaworld_gym.envs.world_model_env import resolve_device
+    from adaworld_gym.models.world_model import WorldModel
+    from adaworld_gym.weights import pretrained_path
+
+    world = WorldModel.from_pretrained(world_model or pretrained_path("wm-cpu"), device=resolve_device(device))
+    steps = 0 if no_finetune else finetune_steps
+    simulator = adapt(world, dataset, game, actions, finetune_steps=steps, batch_size=batch_size, lr=lr, init=init,
+                      seed=seed)
+    folder = simulator.save_pretrained(out, {"world_model_folder": str(world_model or "shipped wm-cpu")},
+                                       finetuned=steps > 0)
+    typer.echo(json.dumps(simulator.metadata["reward_model_held_out"]))
+    typer.echo(f"wrote {folder}")
+
+
 def main() -> None:
     """Console entry point: bad input ends with a one-line error naming the problem, not a traceback."""
     try:

@@ -1,4 +1,4 @@
-"""Real environments and (in later modules) the learned simulator, registered with Gymnasium on import."""
+"""Real environments and the learned simulator, registered with Gymnasium on import."""
 
 import gymnasium as gym
 
@@ -11,6 +11,13 @@ if "ProcgenReal-v0" not in gym.registry:
         id="ProcgenReal-v0",
         entry_point="adaworld_gym.envs.procgen_real:ProcgenRealEnv",
         vector_entry_point="adaworld_gym.envs.procgen_vector:ProcgenRealVectorEnv",
+    )
+
+if "AdaWorld-Procgen-v0" not in gym.registry:
+    gym.register(
+        id="AdaWorld-Procgen-v0",
+        entry_point="adaworld_gym.envs.world_model_env:AdaWorldProcgenEnv",
+        vector_entry_point="adaworld_gym.envs.world_model_env:AdaWorldProcgenVectorEnv",
     )
 
 __all__ = ["ACTION_SUBSETS", "PROCGEN_ACTION_NAMES", "PROCGEN_GAMES", "ProcgenEnvState", "ProcgenRealEnv",

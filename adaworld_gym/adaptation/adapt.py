@@ -1,0 +1,129 @@
+"""`adaworld adapt`: turn the pretrained world model into a simulator of one game's real action space.
+
+Read top to bottom: load the few-shot transitions, label them with the world model's condition (the latent
+action model for AdaWorld), start each action's row at the mean latent action of its transitions, fit the
+reward model (held-out precision/recall reported), then optionally fine-tune denoiser and table together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from adaworld_gym.adaptation.action_map import DiscreteActionMap
+from adaworld_gym.adaptation.reward_model import RewardModel, precision_recall
+from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.data.episodes import EpisodeStore, read_episode
+from adaworld_gym.envs.procgen_games import resolve_actions
+from adaworld_gym.models.world_model import WorldModel
+
+
+@dataclass
+class FewShotData:
+    """Every transition of a few-shot dataset of one game, frames channels first."""
+
+    frames: list[torch.Tensor]  # per episode (T+1, 3, H, W) uint8 (observed frames only)
+    actions: torch.Tensor  # (N,) over all episodes, in order
+    rewards: torch.Tensor  # (N,)
+    ends: torch.Tensor  # (N,) bool: terminated
+    episode: torch.Tensor  # (N,) episode index of each transition
+    step: torch.Tensor  # (N,) index of the transition within its episode
+
+
+def load_few_shot(dataset: str | Path, game: str, num_actions: int) -> FewShotData:
+    store = EpisodeStore(dataset)
+    if game not in store.info.games:
+        raise ValueError(f"{dataset}: a dataset of {store.info.games}, not of {game!r}")
+    if store.info.num_actions.get(game) != num_actions:
+        raise ValueError(f"{dataset}: recorded with {store.info.num_actions.get(game)} actions for {game}, the "
+                         f"adapter is for {num_actions}")
+    frames, actions, rewards, ends, episode, step = [], [], [], [], [], []
+    for path in store.episode_paths(game):
+        ep = read_episode(path)
+        usable = ep.num_observed_frames - 1  # a transition needs its next frame to have been rendered
+        if usable < 1:
+            continue
+        frames.append(torch.from_numpy(ep.frames[:usable + 1]).permute(0, 3, 1, 2).contiguous())
+        actions.append(ep.actions[:usable]), rewards.append(ep.rewards[:usable]), ends.append(ep.terminated[:usable])
+        episode.append(np.full(usable, len(frames) - 1)), step.append(np.arange(usable))
+    if not frames:
+        raise ValueError(f"{dataset}: no usable transitions of {game}")
+    cat = lambda xs: torch.from_numpy(np.concatenate(xs))
+    return FewShotData(frames, cat(actions), cat(rewards).float(), cat(ends).bool(), cat(episode), cat(step))
+
+
+def transition_pairs(data: FewShotData, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    previous = torch.stack([data.frames[e][s] for e, s in zip(data.episode[index].tolist(), data.step[index].tolist())])
+    following = torch.stack([data.frames[e][s + 1] for e, s in zip(data.episode[index].tolist(),
+                                                                     data.step[index].tolist())])
+    return previous, following
+
+
+def finetune(world: WorldModel, action_map: DiscreteActionMap, data: FewShotData, steps: int, batch_size: int,
+             lr: float, seed: int, progress: bool) -> list[float]:
+    """Train denoiser (at `lr`) and action table (at 10x) with the pretraining loss on the few-shot clips."""
+    k, device = world.memory, world.device
+    with torch.no_grad():  # the autoencoder stays frozen: encode every frame once
+        latents = [world.autoencoder.encode(f.to(device)) for f in data.frames]
+    denoiser = world.denoiser.train()
+    optimizer = torch.optim.AdamW([{"params": denoiser.parameters(), "lr": lr},
+                                   {"params": action_map.parameters(), "lr": 10 * lr}], weight_decay=0.0)
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in tqdm(range(steps), desc="adapt", disable=not progress):
+        index = torch.randint(0, len(data.actions), (batch_size,), generator=generator)
+        memory = torch.zeros(batch_size, k, *latents[0].shape[1:], device=device)
+        targets, lengths = [], []
+        for row, (e, s) in enumerate(zip(data.episode[index].tolist(), data.step[index].tolist())):
+            seen = latents[e][max(0, s + 1 - k):s + 1]  # memory ends at the transition's first frame
+            memory[row, k - len(seen):] = seen
+            targets.append(latents[e][s + 1]), lengths.append(len(seen))
+        loss = denoiser(torch.stack(targets), memory, torch.tensor(lengths, device=device),
+                        action_map(data.actions[index].to(device)))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(denoiser.parameters()) + list(action_map.parameters()), 1.0)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    denoiser.eval()
+    return losses
+
+
+def adapt(world: WorldModel, dataset: str | Path, game: str, actions: str | list[int] = "full",
+          finetune_steps: int = 800, batch_size: int = 32, lr: float = 1e-4, init: str = "average",
+          reward_steps: int = 400, seed: int = 0, progress: bool = True) -> AdaptedSimulator:
+    """Adapt `world` (modified in place when fine-tuning) to `game`'s actions from a few-shot dataset."""
+    if init not in ("average", "random"):
+        raise ValueError(f"init must be 'average' or 'random', got {init!r}")
+    if world.condition.dim == 0 and init == "average":
+        init = "random"  # action-agnostic: nothing to average; random rows, as the paper's comparison does
+    torch.manual_seed(seed)
+    combos = resolve_actions(actions)
+    data = load_few_shot(dataset, game, len(combos))
+    action_map = DiscreteActionMap(len(combos), world.condition.dim).to(world.device)
+    if init == "average":
+        every = torch.arange(len(data.actions))
+        labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in every.split(256)])
+        action_map.initialise(data.actions, labels.to(world.device))
+
+    # Reward model: fitted on 80% of the transitions, precision/recall on the other 20%.
+    order = torch.randperm(len(data.actions), generator=torch.Generator().manual_seed(seed))
+    cut = int(0.8 * len(order))
+    fit_idx, held_idx = order[:cut], order[cut:]
+    reward_model = RewardModel(len(combos)).to(world.device)
+    reward_model.fit(*transition_pairs(data, fit_idx), data.actions[fit_idx], data.rewards[fit_idx],
+                     data.ends[fit_idx], steps=reward_steps, seed=seed)
+    held = reward_model.predict(*transition_pairs(data, held_idx), data.actions[held_idx])
+    metadata: dict[str, Any] = {
+        "dataset": str(dataset), "transitions": len(data.actions), "init": init, "finetune_steps": finetune_steps,
+        "reward_model_held_out": {"reward": precision_recall(held.reward > 0, data.rewards[held_idx] > 0),
+                                  "episode_end": precision_recall(held.terminated, data.ends[held_idx])}}
+    if finetune_steps:
+        losses = finetune(world, action_map, data, finetune_steps, batch_size, lr, seed, progress)
+        metadata["finetune_loss_first_last"] = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))]
+    return AdaptedSimulator(world, game, combos, action_map.eval(), reward_model, metadata)

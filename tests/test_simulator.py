@@ -1,0 +1,112 @@
+"""The learned simulator: adaptation, the adapter checkpoint, AdaWorld-Procgen-v0 and its vector env."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import adaworld_gym  # noqa: F401  (registers the environments)
+from adaworld_gym.adaptation.adapt import adapt
+from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.models.checkpoint import CheckpointError
+from adaworld_gym.models.conditions import make_condition
+from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
+from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
+from adaworld_gym.models.latent_action import LatentActionModel, preset as lam_preset
+from adaworld_gym.models.world_model import WorldModel
+
+
+@pytest.fixture(scope="module")
+def adapted(tmp_path_factory):
+    from adaworld_gym.data import CollectConfig, collect
+
+    root = tmp_path_factory.mktemp("sim")
+    torch.manual_seed(0)
+    condition = make_condition("latent_action", LatentActionModel(lam_preset("tiny")))
+    world = WorldModel(FrameAutoencoder(ae_preset("tiny")), Denoiser(denoiser_preset("tiny")), condition)
+    world.save_pretrained(root / "wm")
+    data = collect(CollectConfig(out=root / "fewshot", games=["maze"], per_action=6, actions="moves",
+                                 split="test"), progress=False).root
+    world = WorldModel.from_pretrained(root / "wm")
+    sim = adapt(world, data, "maze", "moves", finetune_steps=3, batch_size=4, reward_steps=5, progress=False)
+    sim.save_pretrained(root / "adapter", finetuned=True)
+    return root, sim, data
+
+
+def test_adaptation_starts_rows_at_mean_latents_and_reports_reward_model(adapted):
+    root, sim, data = adapted
+    assert sim.num_actions == 4 and sim.action_names == ("LEFT", "DOWN", "UP", "RIGHT")
+    assert sim.metadata["transitions"] >= 24 and sim.metadata["init"] == "average"
+    held = sim.metadata["reward_model_held_out"]
+    assert set(held) == {"reward", "episode_end"} and 0 <= held["reward"]["recall"] <= 1
+    with pytest.raises(ValueError, match="not of 'coinrun'"):
+        adapt(sim.world, data, "coinrun", "moves", finetune_steps=0, progress=False)
+    with pytest.raises(ValueError, match="recorded with 4 actions"):
+        adapt(sim.world, data, "maze", "full", finetune_steps=0, progress=False)
+
+
+def test_adapter_round_trip_and_refusals(adapted):
+    root, sim, _ = adapted
+    world = WorldModel.from_pretrained(root / "wm")
+    loaded = AdaptedSimulator.from_pretrained(root / "adapter", world, game="maze", actions="moves")
+    assert torch.allclose(loaded.action_map.table.weight, sim.action_map.table.weight.half().float())
+    with pytest.raises(CheckpointError, match="adapted for 'maze', not 'coinrun'"):
+        AdaptedSimulator.from_pretrained(root / "adapter", world, game="coinrun")
+    with pytest.raises(CheckpointError, match="made for actions"):
+        AdaptedSimulator.from_pretrained(root / "adapter", world, actions="full")
+
+
+def test_env_checkers_determinism_and_bad_actions(adapted):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    root, _, _ = adapted
+    kwargs = dict(game="maze", actions="moves", adapter=root / "adapter", world_model=root / "wm", device="cpu",
+                  max_episode_steps=5, denoising_steps=2)
+    env = gym.make("AdaWorld-Procgen-v0", **kwargs)
+    real = gym.make("ProcgenReal-v0", game="maze", actions="moves")
+    assert env.observation_space == real.observation_space and env.action_space == real.action_space
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped)
+
+    def run(seed):
+        obs, _ = env.reset(seed=seed)
+        frames = [obs]
+        for a in [0, 1, 2, 3]:
+            frames.append(env.step(a)[0])
+        return np.stack(frames)
+    assert np.array_equal(run(3), run(3))
+    for _ in range(5):
+        *_, terminated, truncated, _ = env.step(0)
+        if terminated or truncated:
+            break
+    assert terminated or truncated  # truncated at max_episode_steps at the latest
+    start = np.stack([real.reset(seed=1)[0]] * 2)
+    obs, _ = env.reset(options={"frames": start})
+    assert np.array_equal(obs, start[-1])
+    with pytest.raises(ValueError, match="not in Discrete"):
+        env.step(7)
+    with pytest.raises(ValueError, match="start frames must be uint8"):
+        env.reset(options={"frames": start.astype(np.float32)})
+
+
+def test_vector_env_batches_and_ppo_runs(adapted):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecEnv
+
+    root, _, _ = adapted
+    envs = gym.make_vec("AdaWorld-Procgen-v0", num_envs=4, game="maze", actions="moves", adapter=root / "adapter",
+                        world_model=root / "wm", device="cpu", max_episode_steps=3, denoising_steps=1)
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (4, 64, 64, 3)
+    for _ in range(3):
+        obs, rewards, terminated, truncated, infos = envs.step(np.array([0, 1, 2, 3]))
+    assert truncated.all() and "final_obs" in infos  # all ended at step 3 and were restarted the same step
+    with pytest.raises(ValueError, match="actions must be in"):
+        envs.step(np.array([0, 1, 2, 9]))
+
+    env = gym.make("AdaWorld-Procgen-v0", game="maze", actions="moves", adapter=root / "adapter",
+                   world_model=root / "wm", device="cpu", max_episode_steps=20, denoising_steps=1)
+    model = PPO("CnnPolicy", env, n_steps=32, batch_size=16, n_epochs=1, seed=0, verbose=0)
+    model.learn(64)
+    assert isinstance(model.get_env(), VecEnv)
