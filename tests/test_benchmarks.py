@@ -24,3 +24,11 @@ def test_lam_beta_sweep_quick(tmp_path):
     report = json.loads((tmp_path / "out" / "beta_sweep.json").read_text())
     assert [r["beta"] for r in report["results"]] == [1e-4, 1e-2]
     assert all(0 <= r["probe_moves_noop"] <= 1 for r in report["results"])
+
+
+def test_rollout_speed_quick(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rollout_speed.py"), "--quick", "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    report = json.loads((tmp_path / "rollout_speed.json").read_text())
+    assert report["settings"]["seed"] == 0 and [r["batch"] for r in report["rows"]] == [1, 4]
+    assert all(r["world_model_fps"] > 0 and r["procgen_fps"] > 0 for r in report["rows"])

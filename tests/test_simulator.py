@@ -110,3 +110,24 @@ def test_vector_env_batches_and_ppo_runs(adapted):
     model = PPO("CnnPolicy", env, n_steps=32, batch_size=16, n_epochs=1, seed=0, verbose=0)
     model.learn(64)
     assert isinstance(model.get_env(), VecEnv)
+
+
+def test_shipped_simulator_for_every_game():
+    """Out of the box: the shipped world model with a shipped adapter per game and subset, on the CPU."""
+    from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
+    from adaworld_gym.weights import pretrained_path
+
+    for game in PROCGEN_GAMES:
+        for subset in ("full", "moves"):
+            assert (pretrained_path(f"adapters/{game}-{subset}") / "model.safetensors").is_file()
+    env = gym.make("AdaWorld-Procgen-v0", game="bigfish", device="cpu")
+    assert env.action_space == gym.spaces.Discrete(15)
+    obs, _ = env.reset(seed=0)
+    obs, reward, terminated, truncated, _ = env.step(3)
+    assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8 and obs.std() > 0
+    envs = gym.make_vec("AdaWorld-Procgen-v0", num_envs=64, game="maze", actions="moves", device="cpu")
+    obs, _ = envs.reset(seed=0)
+    obs, *_ = envs.step(np.zeros(64, dtype=np.int64))
+    assert obs.shape == (64, 64, 64, 3)
+    with pytest.raises(FileNotFoundError, match="no shipped weights named 'adapters/maze-moves_noop'"):
+        gym.make("AdaWorld-Procgen-v0", game="maze", actions="moves_noop")
