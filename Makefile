@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/adaworld demo --game coinrun --steps 300 --out demo
+	$(VENV)/bin/adaworld compare --game coinrun --steps 100 --out demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -38,7 +38,8 @@ def test_adaptation_starts_rows_at_mean_latents_and_reports_reward_model(adapted
     assert sim.num_actions == 4 and sim.action_names == ("LEFT", "DOWN", "UP", "RIGHT")
     assert sim.metadata["transitions"] >= 24 and sim.metadata["init"] == "average"
     held = sim.metadata["reward_model_held_out"]
-    assert set(held) == {"reward", "episode_end"} and 0 <= held["reward"]["recall"] <= 1
+    assert set(held) == {"reward", "episode_end"} and held["reward"]["count"] == sim.metadata["transitions"] - int(
+        0.8 * sim.metadata["transitions"])
     with pytest.raises(ValueError, match="not of 'coinrun'"):
         adapt(sim.world, data, "coinrun", "moves", finetune_steps=0, progress=False)
     with pytest.raises(ValueError, match="recorded with 4 actions"):
@@ -110,6 +111,35 @@ def test_vector_env_batches_and_ppo_runs(adapted):
     model = PPO("CnnPolicy", env, n_steps=32, batch_size=16, n_epochs=1, seed=0, verbose=0)
     model.learn(64)
     assert isinstance(model.get_env(), VecEnv)
+
+
+def test_reward_model_learns_and_precision_recall():
+    from adaworld_gym.adaptation.reward_model import RewardModel, precision_recall
+
+    torch.manual_seed(0)
+    previous = torch.randint(0, 50, (200, 3, 64, 64), dtype=torch.uint8)
+    following = previous.clone()
+    pays = torch.arange(200) % 10 == 0  # sparse: a white frame pays 10
+    following[pays] = 255
+    model = RewardModel(2)
+    model.fit(previous, following, torch.zeros(200), pays * 10.0, pays, steps=60)
+    out = model.predict(previous, following, torch.zeros(200))
+    assert float(model.reward_value) == 10.0
+    scores = precision_recall(out.reward > 0, pays)
+    assert scores["recall"] == 1.0 and scores["precision"] > 0.5
+    assert precision_recall(torch.zeros(3), torch.zeros(3))["precision"] is None
+
+
+def test_compare_sim_and_real(adapted, tmp_path):
+    from adaworld_gym.compare import compare, write_compare
+
+    root, _, _ = adapted
+    report = compare("maze", steps=4, actions="moves", adapter=root / "adapter", world_model=root / "wm",
+                     denoising_steps=1, device="cpu")
+    assert len(report["psnr_per_step"]) == report["settings"]["steps_run"] <= 4
+    assert 0 <= report["reward_agreement"] <= 1
+    files = write_compare(report, tmp_path)
+    assert all(path.stat().st_size > 0 for path in files.values())
 
 
 def test_shipped_simulator_for_every_game():

@@ -69,8 +69,9 @@ class RewardModel(nn.Module):
         self.eval()
 
 
-def precision_recall(predicted: torch.Tensor, actual: torch.Tensor) -> dict[str, float | int]:
+def precision_recall(predicted: torch.Tensor, actual: torch.Tensor) -> dict[str, float | int | None]:
+    """Precision and recall of positive predictions; None where undefined (nothing predicted / no positives)."""
     predicted, actual = predicted.bool(), actual.bool()
-    hits = int((predicted & actual).sum())
-    return {"precision": hits / max(1, int(predicted.sum())), "recall": hits / max(1, int(actual.sum())),
-            "positives": int(actual.sum()), "predicted_positives": int(predicted.sum()), "count": len(actual)}
+    hits, said, real = int((predicted & actual).sum()), int(predicted.sum()), int(actual.sum())
+    return {"precision": hits / said if said else None, "recall": hits / real if real else None,
+            "positives": real, "predicted_positives": said, "count": len(actual)}
