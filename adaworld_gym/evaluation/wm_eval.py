@@ -13,7 +13,6 @@ PSNRs are of the mean squared error over all frames at a horizon (pixels in [0, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -12,7 +12,7 @@ the diffusion model sees data of a known scale whatever the autoencoder learned.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adaworld_gym.models.checkpoint import check_expected, load_checkpoint, save_checkpoint
+from adaworld_gym.models.presets import choose_preset
 from adaworld_gym.models.latent_action import frames_to_float
 
 CHECKPOINT_KIND = "frame-autoencoder"
@@ -55,9 +56,7 @@ PRESETS: dict[str, FrameAutoencoderConfig] = {
 
 
 def preset(name: str, **overrides: Any) -> FrameAutoencoderConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    return choose_preset(PRESETS, name, overrides)
 
 
 class ResidualBlock(nn.Module):

@@ -8,7 +8,7 @@ predicts f_t+1, so the latent must carry what f_t cannot tell: mostly, what the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adaworld_gym.models.checkpoint import check_expected, load_checkpoint, save_checkpoint
+from adaworld_gym.models.presets import choose_preset
 from adaworld_gym.models.transformer import (SpatialBlock, SpatioTemporalBlock, patchify, sinusoidal_embedding,
                                              unpatchify)
 
@@ -58,9 +59,7 @@ PRESETS: dict[str, LatentActionConfig] = {
 
 
 def preset(name: str, **overrides: Any) -> LatentActionConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    return choose_preset(PRESETS, name, overrides)
 
 
 def frames_to_float(frames: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -21,30 +21,35 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
+from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.io import write_json
 from adaworld_gym.video import write_mp4
 from adaworld_gym.training.state import has_train_state, load_train_state, save_train_state
 
 
 @dataclass
-class LoopConfig:
-    """Optimisation settings shared by all trainers."""
+class TrainerConfig:
+    """What every trainer is told; each trainer's config extends it (and changes defaults where it needs)."""
 
-    steps: int
-    lr: float
+    out: Path  # run folder: training state, train_config.json, tb/, videos/, and the exported model/
+    preset: str = "cpu"
+    steps: int = 6000
+    batch_size: int = 32
+    lr: float = 3e-4
     warmup_steps: int = 300
     weight_decay: float = 0.01
     ema_decay: float = 0.999  # 0 disables EMA
     grad_clip: float = 1.0
+    games: list[str] = field(default_factory=lambda: list(PROCGEN_GAMES))
+    datasets: list[Path] | None = None  # None: stream live from Procgen (train levels, held-random policy)
+    num_workers: int = 1
     log_every: int = 50
     image_every: int = 1000
     save_every: int = 500
     seed: int = 0
 
-    @classmethod
-    def from_config(cls, config: Any) -> "LoopConfig":
-        """The loop's settings out of a trainer's config dataclass, which has fields of the same names."""
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)})
+    def data_description(self) -> str | list[str]:
+        return [str(d) for d in self.datasets] if self.datasets else "live Procgen stream, train levels"
 
 
 def config_record(config: Any, **models: Any) -> dict[str, Any]:
@@ -77,7 +82,7 @@ class TrainTask(Protocol):
         """Write the trained (EMA) model as a loadable checkpoint."""
 
 
-def learning_rate(step: int, config: LoopConfig) -> float:
+def learning_rate(step: int, config: TrainerConfig) -> float:
     """Linear warm-up, then cosine decay to a tenth of the peak."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
@@ -90,14 +95,14 @@ def image_grid(rows: list[torch.Tensor], count: int = 8) -> torch.Tensor:
     return torch.cat([torch.cat(list(r[:count].detach().clamp(0, 1)), dim=-1) for r in rows], dim=-2)
 
 
-def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoader], config: LoopConfig,
-          out: Path, record: dict[str, Any], metadata: dict[str, Any], progress: bool = True) -> Path:
-    """Train `model` (or resume it from `out`) for `config.steps` steps; the export lands in `out / "model"`.
+def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoader], config: TrainerConfig,
+          record: dict[str, Any], progress: bool = True) -> Path:
+    """Train `model` (or resume it from `config.out`) for `config.steps` steps; the export lands in `out/model`.
 
     `loader_at(step)` builds the data loader for a run starting at `step` (a resumed live stream takes new
-    levels). `record` is written to `out/train_config.json`; `metadata` goes into every exported checkpoint.
+    levels). `record` is written to `out/train_config.json`; every export records games, data and steps.
     """
-    out = Path(out)
+    out = Path(config.out)
     accelerator = Accelerator()
     torch.manual_seed(config.seed + accelerator.process_index)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -126,7 +131,9 @@ def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoad
             return
         save_train_state(out, step, modules, optimizer, {"trained_seconds": trained_seconds})
         export = ema.module if ema is not None else accelerator.unwrap_model(model)
-        task.export(export, out / "model", {**metadata, "trained_steps": step,
+        task.export(export, out / "model", {"games": config.games, "preset": config.preset,
+                                            "batch_size": config.batch_size, "data": config.data_description(),
+                                            "trained_steps": step,
                                             "trained_seconds": round(trained_seconds),
                                             "weights": "ema" if ema is not None else "raw"})
 

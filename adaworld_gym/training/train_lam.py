@@ -6,7 +6,7 @@ Action labels never reach the model: only `batch["frames"]` is used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,34 +14,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from adaworld_gym.data.clips import ClipDataset, LiveClipStream
-from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.models.latent_action import LatentActionModel, frames_to_float, preset
-from adaworld_gym.training.loop import LoopConfig, config_record, image_grid, train
+from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
 
 
 @dataclass
-class LamTrainConfig:
-    out: Path
-    preset: str = "cpu"
+class LamTrainConfig(TrainerConfig):
     steps: int = 8000
-    batch_size: int = 32
-    lr: float = 3e-4
-    warmup_steps: int = 300
     # The KL weight is 0 for the first `kl_free_steps` (a plain autoencoder: the encoder must become informative
     # before the bottleneck can squeeze it, or the latent collapses to the prior), then rises linearly to beta.
     kl_free_steps: int = 2000
     kl_warmup_steps: int = 2000
-    weight_decay: float = 0.01
-    ema_decay: float = 0.999  # 0 disables EMA
-    games: list[str] = field(default_factory=lambda: list(PROCGEN_GAMES))
-    datasets: list[Path] | None = None  # None: stream live from Procgen (train levels, held-random policy)
     beta: float | None = None
     quantizer: str | None = None
-    num_workers: int = 1
-    log_every: int = 50
-    image_every: int = 1000
-    save_every: int = 500
-    seed: int = 0
 
 
 def kl_scale(step: int, config: LamTrainConfig) -> float:
@@ -92,10 +77,8 @@ class LamTask:
 def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
     model_config = preset(config.preset, beta=config.beta, quantizer=config.quantizer)
-    metadata = {"games": config.games, "batch_size": config.batch_size, "preset": config.preset,
-                "data": [str(d) for d in config.datasets] if config.datasets else "live Procgen stream, train levels"}
     # A resumed run streams new levels, not the same ones again.
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step)
-    return train(LamTask(config), LatentActionModel(model_config), loader_at, LoopConfig.from_config(config),
-                 config.out, config_record(config, model=model_config), metadata, progress)
+    return train(LamTask(config), LatentActionModel(model_config), loader_at, config,
+                 config_record(config, model=model_config), progress)

@@ -9,45 +9,30 @@ the target, and the denoiser learns to produce the target latent from the memory
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.world_model import WorldModel
-from adaworld_gym.training.loop import LoopConfig, config_record, image_grid, train
+from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
 from adaworld_gym.training.train_lam import clip_loader
 from adaworld_gym.weights import pretrained_path
 
 
 @dataclass
-class WmTrainConfig:
-    out: Path
-    autoencoder: Path  # a trained frame autoencoder (adaworld train-ae)
+class WmTrainConfig(TrainerConfig):
+    autoencoder: Path | None = None  # a trained frame autoencoder (adaworld train-ae); required
     condition: str = "latent_action"  # latent_action (AdaWorld; the VQ baseline with a VQ model), flow, none
     latent_action_model: Path | None = None  # None: the shipped lam-cpu
-    preset: str = "cpu"
-    steps: int = 6000
-    batch_size: int = 32
-    lr: float = 3e-4
-    warmup_steps: int = 300
-    weight_decay: float = 0.01
     # A 200-step horizon: 0.999 lagged far behind a still-improving model in runs of a few thousand steps.
     ema_decay: float = 0.995
-    games: list[str] = field(default_factory=lambda: list(PROCGEN_GAMES))
-    datasets: list[Path] | None = None  # None: live Procgen stream (train levels)
-    num_workers: int = 1
-    log_every: int = 50
-    image_every: int = 1000
-    save_every: int = 500
-    seed: int = 0
 
 
 class WmTask:
@@ -104,16 +89,16 @@ class WmTask:
 
 def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported world model lands in `config.out / "model"`."""
+    if config.autoencoder is None:
+        raise ValueError("train-wm needs a trained frame autoencoder (adaworld train-ae)")
     autoencoder = FrameAutoencoder.from_pretrained(config.autoencoder)
     lam = config.latent_action_model or pretrained_path("lam-cpu")
     condition = make_condition(config.condition, lam if config.condition == "latent_action" else None,
                                resolution=autoencoder.config.resolution)
     model_config = preset(config.preset, latent_channels=autoencoder.config.latent_channels,
                           latent_size=autoencoder.config.latent_size, condition_dim=condition.dim)
-    metadata = {"games": config.games, "preset": config.preset, "batch_size": config.batch_size,
-                "data": [str(d) for d in config.datasets] if config.datasets else "live Procgen stream, train levels"}
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
                                          config.num_workers, config.seed + step)
     task = WmTask(autoencoder, condition, model_config.memory)
-    return train(task, Denoiser(model_config), loader_at, LoopConfig.from_config(config), config.out,
-                 config_record(config, model=model_config), metadata, progress)
+    return train(task, Denoiser(model_config), loader_at, config, config_record(config, model=model_config),
+                 progress)

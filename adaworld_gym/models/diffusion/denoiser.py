@@ -8,13 +8,15 @@ dropped (classifier-free guidance), how many memory frames are real, and how muc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
 from torch import nn
+
+from adaworld_gym.models.presets import choose_preset
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,7 @@ PRESETS: dict[str, DenoiserConfig] = {
 
 
 def preset(name: str, **overrides: Any) -> DenoiserConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    return choose_preset(PRESETS, name, overrides)
 
 
 def memory_mask(lengths: torch.Tensor, memory: int) -> torch.Tensor:
