@@ -27,12 +27,16 @@ from adaworld_gym.models.world_model import WorldModel
 class FewShotData:
     """Every transition of a few-shot dataset of one game, frames channels first."""
 
-    frames: list[torch.Tensor]  # per episode (T+1, 3, H, W) uint8 (observed frames only)
+    frames: list[torch.Tensor]  # per episode (T+1, 3, H, W) uint8
     actions: torch.Tensor  # (N,) over all episodes, in order
     rewards: torch.Tensor  # (N,)
     ends: torch.Tensor  # (N,) bool: terminated
     episode: torch.Tensor  # (N,) episode index of each transition
     step: torch.Tensor  # (N,) index of the transition within its episode
+    # False for an episode's last transition when Procgen never rendered its next frame. That transition is
+    # the one that pays the reward and ends the episode, so the reward model needs it (its stored next frame is
+    # the last frame shown, as the real env returns it); the world model must not learn to predict it.
+    observed: torch.Tensor  # (N,) bool
 
 
 def load_few_shot(dataset: str | Path, game: str, num_actions: int) -> FewShotData:
@@ -42,19 +46,20 @@ def load_few_shot(dataset: str | Path, game: str, num_actions: int) -> FewShotDa
     if store.info.num_actions.get(game) != num_actions:
         raise ValueError(f"{dataset}: recorded with {store.info.num_actions.get(game)} actions for {game}, the "
                          f"adapter is for {num_actions}")
-    frames, actions, rewards, ends, episode, step = [], [], [], [], [], []
+    frames, actions, rewards, ends, episode, step, observed = [], [], [], [], [], [], []
     for path in store.episode_paths(game):
         ep = read_episode(path)
-        usable = ep.num_observed_frames - 1  # a transition needs its next frame to have been rendered
-        if usable < 1:
+        if ep.num_steps < 1:
             continue
-        frames.append(torch.from_numpy(ep.frames[:usable + 1]).permute(0, 3, 1, 2).contiguous())
-        actions.append(ep.actions[:usable]), rewards.append(ep.rewards[:usable]), ends.append(ep.terminated[:usable])
-        episode.append(np.full(usable, len(frames) - 1)), step.append(np.arange(usable))
+        frames.append(torch.from_numpy(ep.frames).permute(0, 3, 1, 2).contiguous())
+        actions.append(ep.actions), rewards.append(ep.rewards), ends.append(ep.terminated)
+        episode.append(np.full(ep.num_steps, len(frames) - 1)), step.append(np.arange(ep.num_steps))
+        observed.append(np.arange(ep.num_steps) < ep.num_observed_frames - 1)
     if not frames:
-        raise ValueError(f"{dataset}: no usable transitions of {game}")
+        raise ValueError(f"{dataset}: no transitions of {game}")
     cat = lambda xs: torch.from_numpy(np.concatenate(xs))
-    return FewShotData(frames, cat(actions), cat(rewards).float(), cat(ends).bool(), cat(episode), cat(step))
+    return FewShotData(frames, cat(actions), cat(rewards).float(), cat(ends).bool(), cat(episode), cat(step),
+                       cat(observed).bool())
 
 
 def transition_pairs(data: FewShotData, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,9 +79,10 @@ def finetune(world: WorldModel, action_map: DiscreteActionMap, data: FewShotData
     optimizer = torch.optim.AdamW([{"params": denoiser.parameters(), "lr": lr},
                                    {"params": action_map.parameters(), "lr": 10 * lr}], weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
+    usable = torch.nonzero(data.observed).flatten()
     losses = []
     for _ in tqdm(range(steps), desc="adapt", disable=not progress):
-        index = torch.randint(0, len(data.actions), (batch_size,), generator=generator)
+        index = usable[torch.randint(0, len(usable), (batch_size,), generator=generator)]
         memory = torch.zeros(batch_size, k, *latents[0].shape[1:], device=device)
         targets, lengths = [], []
         for row, (e, s) in enumerate(zip(data.episode[index].tolist(), data.step[index].tolist())):
@@ -107,9 +113,9 @@ def adapt(world: WorldModel, dataset: str | Path, game: str, actions: str | list
     data = load_few_shot(dataset, game, len(combos))
     action_map = DiscreteActionMap(len(combos), world.condition.dim).to(world.device)
     if init == "average":
-        every = torch.arange(len(data.actions))
-        labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in every.split(256)])
-        action_map.initialise(data.actions, labels.to(world.device))
+        seen = torch.nonzero(data.observed).flatten()
+        labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in seen.split(256)])
+        action_map.initialise(data.actions[seen], labels.to(world.device))
 
     # Reward model: fitted on 80% of the transitions, precision/recall on the other 20%.
     order = torch.randperm(len(data.actions), generator=torch.Generator().manual_seed(seed))
