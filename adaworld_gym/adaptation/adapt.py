@@ -63,10 +63,10 @@ def load_few_shot(dataset: str | Path, game: str, num_actions: int) -> FewShotDa
 
 
 def transition_pairs(data: FewShotData, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    previous = torch.stack([data.frames[e][s] for e, s in zip(data.episode[index].tolist(), data.step[index].tolist())])
-    following = torch.stack([data.frames[e][s + 1] for e, s in zip(data.episode[index].tolist(),
-                                                                     data.step[index].tolist())])
-    return previous, following
+    """(previous, following) uint8 frames (B, 3, H, W) of the indexed transitions."""
+    pairs = torch.stack([data.frames[e][s:s + 2] for e, s in zip(data.episode[index].tolist(),
+                                                                   data.step[index].tolist())])
+    return pairs[:, 0], pairs[:, 1]
 
 
 def finetune(world: WorldModel, action_map: DiscreteActionMap, data: FewShotData, steps: int, batch_size: int,

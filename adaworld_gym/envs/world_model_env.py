@@ -1,6 +1,7 @@
 """`AdaWorld-Procgen-v0`: the learned simulator of a Procgen game, with the real game's spaces.
 
-`reset()` starts from a real level's first frame (drawn from a pool of level starts rendered by the real game)
+`reset()` starts from a real level's first frame (drawn from a pool of `start_pool` level starts the real game
+renders once, when the env is made)
 or, with `options={"frames": frames}`, from 1..K given frames (uint8, oldest first). `step(a)` maps the action
 through the adapted action table to a latent action, runs the diffusion sampler once for every copy in the
 batch, and asks the reward model for reward and episode end; `truncated` comes at `max_episode_steps`.
@@ -54,18 +55,17 @@ class SimulatorBatch:
         self.world = simulator.world
         self.sampler = self.world.sampler(SamplerConfig(num_steps=denoising_steps))
         self.max_episode_steps = max_episode_steps or episode_timeout(simulator.game, "hard")
-        self.level_range, self.pool_size = (start_level, num_levels), start_pool
+        # Level starts are rendered once here, not at every reset (a Procgen batch takes ~0.3 s to build).
+        self.pool = ProcgenBatch(simulator.game, start_pool, start_level=start_level, num_levels=num_levels,
+                                 seed=0).obs.copy()
         self.obs = np.zeros((num, *FRAME_SHAPE), dtype=np.uint8)
         self.elapsed = np.zeros(num, dtype=np.int64)
         self.state: RolloutState | None = None
 
     def restart(self, seed: int) -> np.ndarray:
-        """Every copy at a real level start; the seed fixes the levels and the sampler's noise."""
+        """Every copy at a level start from the pool; the seed fixes the picks and the sampler's noise."""
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator(self.world.device).manual_seed(seed)
-        pool = ProcgenBatch(self.sim.game, self.pool_size, start_level=self.level_range[0],
-                            num_levels=self.level_range[1], seed=seed)
-        self.pool = pool.obs.copy()
         return self.start_from(self.pool[self.rng.integers(len(self.pool), size=self.num)][:, None])
 
     def start_from(self, frames: np.ndarray) -> np.ndarray:

@@ -7,14 +7,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-
-def _float(frames: torch.Tensor) -> torch.Tensor:
-    return frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+from adaworld_gym.models.latent_action import frames_to_float
 
 
 def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-frame mean squared error of (..., 3, H, W) frames, pixels in [0, 1]."""
-    return (_float(a) - _float(b)).pow(2).mean(dim=(-3, -2, -1))
+    return (frames_to_float(a) - frames_to_float(b)).pow(2).mean(dim=(-3, -2, -1))
 
 
 def psnr_of_mse(value: float) -> float:
@@ -24,7 +22,7 @@ def psnr_of_mse(value: float) -> float:
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-frame SSIM of (..., 3, H, W) frames (mean over channels and positions)."""
-    x, y = _float(a), _float(b)
+    x, y = frames_to_float(a), frames_to_float(b)
     lead = x.shape[:-3]
     x, y = x.reshape(-1, 1, *x.shape[-2:]), y.reshape(-1, 1, *y.shape[-2:])
     coords = torch.arange(11, dtype=torch.float32) - 5

@@ -57,13 +57,20 @@ def _batched_rollout(model: WorldModel, context: torch.Tensor, conditions: torch
                       for i, (c, k) in enumerate(zip(context.split(batch_size), conditions.split(batch_size)))])
 
 
-def open_loop(model: WorldModel, clips: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
-              seed: int = 0, batch_size: int = 64) -> dict[str, Any]:
-    """Roll out from the first K frames of each clip with the conditions of its real future."""
-    k, steps = model.memory, max(horizons)
+def imagine_future(model: WorldModel, clips: torch.Tensor, steps: int, sampler: SamplerConfig, seed: int = 0,
+                   batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Roll out `steps` frames from the first K frames of each clip with the conditions of its real future;
+    returns (imagined, real) frames of shape (N, steps, 3, H, W)."""
+    k = model.memory
     conditions = model.label(clips[:, k - 1:k + steps])
     imagined = _batched_rollout(model, clips[:, :k], conditions, sampler, seed, batch_size)
-    real = clips[:, k:k + steps]
+    return imagined, clips[:, k:k + steps]
+
+
+def open_loop(model: WorldModel, clips: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
+              seed: int = 0, batch_size: int = 64) -> dict[str, Any]:
+    """Open-loop PSNR/SSIM at the given horizons (see `imagine_future`)."""
+    imagined, real = imagine_future(model, clips, max(horizons), sampler, seed, batch_size)
     per_step_mse = mse(imagined, real).mean(dim=0)
     per_step_ssim = ssim(imagined, real).mean(dim=0)
     return {"psnr": {str(h): psnr_of_mse(float(per_step_mse[h - 1])) for h in horizons},
@@ -128,11 +135,8 @@ def transfer(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sa
 
 def long_horizon(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
                  batch_size: int = 64) -> dict[str, Any]:
-    k = model.memory
-    conditions = model.label(clips[:, k - 1:])
-    imagined = _batched_rollout(model, clips[:, :k], conditions, sampler, seed, batch_size)
-    real = clips[:, k:]
-    steps = real.shape[1]
+    steps = clips.shape[1] - model.memory
+    imagined, real = imagine_future(model, clips, steps, sampler, seed, batch_size)
     per_step_mse = mse(imagined, real).mean(dim=0)
     std = lambda x: x.float().std(dim=(-3, -2, -1)).mean(dim=0)  # per-step mean of per-frame pixel std
     # total variation between the per-channel histograms, averaged over the 3 channels: 0 same, 1 disjoint

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from accelerate import Accelerator
@@ -73,10 +74,10 @@ class TrainTask(Protocol):
         """Losses of one batch ("loss" is minimised; the rest are logged) and an output for the hooks below."""
 
     def diagnostics(self, model: nn.Module, batch: dict, output: Any) -> dict[str, float]:
-        """Extra scalars, computed only every `log_every` steps."""
+        """Extra scalars, computed only every `log_every` steps (model in eval mode, no gradients)."""
 
     def images(self, model: nn.Module, batch: dict, output: Any) -> dict[str, torch.Tensor]:
-        """(3, H, W) images or (N, T, 3, H, W) videos in [0, 1] for TensorBoard, every `image_every` steps."""
+        """(3, H, W) images or (N, T, 3, H, W) videos in [0, 1], every `image_every` steps (eval mode)."""
 
     def export(self, model: nn.Module, folder: Path, metadata: dict[str, Any]) -> None:
         """Write the trained (EMA) model as a loadable checkpoint."""
@@ -93,6 +94,16 @@ def learning_rate(step: int, config: TrainerConfig) -> float:
 def image_grid(rows: list[torch.Tensor], count: int = 8) -> torch.Tensor:
     """Stack rows of (B, 3, H, W) images in [0, 1] into one (3, rows*H, count*W) image for TensorBoard."""
     return torch.cat([torch.cat(list(r[:count].detach().clamp(0, 1)), dim=-1) for r in rows], dim=-2)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode for the logging hooks (sampling, rollouts), then back to training."""
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train()
 
 
 def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoader], config: TrainerConfig,
@@ -164,14 +175,14 @@ def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoad
 
         if writer is not None and step % config.log_every == 0:
             scalars = {k: float(v.detach()) for k, v in losses.items()}
-            with torch.no_grad():
+            with torch.no_grad(), evaluating(model):
                 scalars.update(task.diagnostics(accelerator.unwrap_model(model), batch, output))
             for key, value in scalars.items():
                 writer.add_scalar(f"train/{key}", value, step)
             writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
             bar.set_postfix({k: f"{v:.3g}" for k, v in list(scalars.items())[:4]})
         if writer is not None and step % config.image_every == 0:
-            with torch.no_grad():
+            with torch.no_grad(), evaluating(model):
                 for tag, image in task.images(accelerator.unwrap_model(model), batch, output).items():
                     if image.ndim == 5:  # (N, T, 3, H, W) videos: an mp4 beside the logs (TensorBoard's
                         # add_video needs moviepy 1's editor module, gone in moviepy 2)

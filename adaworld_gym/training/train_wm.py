@@ -59,8 +59,6 @@ class WmTask:
         """Next-frame PSNR of a 3-step sample with full memory, and how much a wrong condition costs."""
         frames, k = batch["frames"][:8], self.memory
         world = self.world_model(model)
-        was_training = model.training
-        model.eval()
         state, sampler = world.start(frames[:, :k]), world.sampler(SamplerConfig())
         target = frames_to_float(frames[:, k])
         scores = {}
@@ -68,17 +66,13 @@ class WmTask:
             generator = torch.Generator(frames.device).manual_seed(0)
             frame, _ = world.step(state, cond, sampler, generator)
             scores[name] = -10 * math.log10(max(float((frames_to_float(frame) - target).pow(2).mean()), 1e-10))
-        model.train(was_training)
         return scores
 
     def images(self, model, batch, condition) -> dict[str, torch.Tensor]:
         """An open-loop rollout from each clip's first frame, conditioned on the clip's own transitions."""
         frames = batch["frames"][:4]
         world = self.world_model(model)
-        was_training = model.training
-        model.eval()
         imagined = world.rollout(frames[:, :1], world.label(frames))
-        model.train(was_training)
         real, fake = frames_to_float(frames[:, 1:]), frames_to_float(imagined)
         return {"rollout/real_vs_imagined": torch.cat([real, fake], dim=-1),  # (B, T, 3, H, 2W): a video
                 "rollout/real,imagined": image_grid([real[0], fake[0]], count=real.shape[1])}
