@@ -65,7 +65,7 @@ def test_memory_length_masks_older_frames_and_sampling_is_seeded():
     memory = torch.randn(2, K, C, S, S)
     other = memory.clone()
     other[:, 0] += 5.0  # change only the oldest frame
-    cond = torch.zeros(2, 0)
+    cond = torch.zeros(2, model.condition.dim)
     sample = lambda m, n, seed=0: sampler.sample(m, torch.full((2,), n), cond, torch.Generator().manual_seed(seed))
     assert torch.equal(sample(memory, 1), sample(other, 1))  # only the last frame is real: the change is masked
     assert not torch.equal(sample(memory, K), sample(other, K))
@@ -119,7 +119,8 @@ def test_conditions_shapes():
     shifted = frames.roll(2, dims=-1)
     flow = FlowCondition()(frames, shifted)
     assert flow.shape == (3, 128) and flow[:, :64].mean() > 0.2  # x-flow of a rightward shift is positive
-    assert NoCondition()(frames, shifted).shape == (3, 0)
+    agnostic = NoCondition(dim=8)(frames, shifted)
+    assert agnostic.shape == (3, 8) and not agnostic.any()
     with pytest.raises(ValueError, match="unknown condition"):
         make_condition("pixels")
 

@@ -106,7 +106,7 @@ def adapt(world: WorldModel, dataset: str | Path, game: str, actions: str | list
     """Adapt `world` (modified in place when fine-tuning) to `game`'s actions from a few-shot dataset."""
     if init not in ("average", "random"):
         raise ValueError(f"init must be 'average' or 'random', got {init!r}")
-    if world.condition.dim == 0 and init == "average":
+    if world.condition.kind == "none" and init == "average":
         init = "random"  # action-agnostic: nothing to average; random rows, as the paper's comparison does
     torch.manual_seed(seed)
     combos = resolve_actions(actions)

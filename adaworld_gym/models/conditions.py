@@ -3,7 +3,7 @@
 AdaWorld conditions on the continuous latent action of the frozen latent action model. The baselines of the
 paper swap only this: discrete latent actions (the VQ variant of the same model), optical flow (OpenCV dense
 flow, no learned weights), or nothing at all (action-agnostic). Each labeller maps uint8 frame pairs to a
-(B, dim) float condition; `dim == 0` means action-agnostic.
+(B, dim) float condition.
 """
 
 from __future__ import annotations
@@ -74,21 +74,28 @@ class FlowCondition:
 
 
 class NoCondition:
-    """Action-agnostic baseline: the model must guess what happens next from the memory alone."""
+    """Action-agnostic baseline: the model must guess what happens next from the memory alone.
+
+    The condition is all zeros rather than absent, with the width of a latent action: pretraining never
+    teaches the denoiser's condition input anything, and adaptation can still feed it an action table (the
+    paper's baseline: a fresh action embedding on an action-agnostic model)."""
 
     kind = "none"
-    dim = 0
+
+    def __init__(self, dim: int = 32):
+        self.dim = dim
 
     def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(previous.shape[0], 0)
+        return torch.zeros(previous.shape[0], self.dim)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "dim": 0}
+        return {"kind": self.kind, "dim": self.dim}
 
 
 def make_condition(kind: str, latent_action_model: str | Path | LatentActionModel | None = None,
-                   resolution: int | None = None) -> Condition:
-    """A condition by name; `latent_action` needs a latent action model (a folder, or a loaded model)."""
+                   resolution: int | None = None, dim: int = 32) -> Condition:
+    """A condition by name; `latent_action` needs a latent action model (a folder, or a loaded model); `dim` is
+    the width of the action-agnostic zero condition."""
     if kind == "latent_action":
         if latent_action_model is None:
             raise ValueError("condition 'latent_action' needs a latent action model")
@@ -98,5 +105,5 @@ def make_condition(kind: str, latent_action_model: str | Path | LatentActionMode
     if kind == "flow":
         return FlowCondition()
     if kind == "none":
-        return NoCondition()
+        return NoCondition(dim)
     raise ValueError(f"unknown condition {kind!r}; choose one of {CONDITION_KINDS}")

@@ -150,6 +150,6 @@ class WorldModel(nn.Module):
                                                     latent_dim=spec["dim"], quantizer=spec["quantizer"])
         denoiser = Denoiser(DenoiserConfig(**config))
         denoiser.load_state_dict(state)
-        model = cls(autoencoder, denoiser, make_condition(spec["kind"], lam))
+        model = cls(autoencoder, denoiser, make_condition(spec["kind"], lam, dim=spec["dim"]))
         model.metadata = metadata
         return model.to(device).eval()
