@@ -7,9 +7,9 @@ reward model (held-out precision/recall reported), then optionally fine-tune den
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -69,19 +69,49 @@ def transition_pairs(data: FewShotData, index: torch.Tensor) -> tuple[torch.Tens
     return pairs[:, 0], pairs[:, 1]
 
 
+def limit_per_action(data: FewShotData, per_action: int) -> FewShotData:
+    """The same episodes, but the world model learns from only the first `per_action` observed transitions of
+    each action (the data-size axis of the adaptation benchmark); memory frames still come from whole episodes."""
+    rank = torch.zeros_like(data.actions)
+    for a in data.actions.unique():
+        picked = torch.nonzero((data.actions == a) & data.observed).flatten()
+        rank[picked] = torch.arange(len(picked))
+    return replace(data, observed=data.observed & (rank < per_action))
+
+
+def initial_action_map(world: WorldModel, data: FewShotData, num_actions: int, init: str = "average",
+                       seed: int = 0) -> DiscreteActionMap:
+    """One table row per action: the mean condition (latent action) of its transitions, or random rows."""
+    if init not in ("average", "random"):
+        raise ValueError(f"init must be 'average' or 'random', got {init!r}")
+    torch.manual_seed(seed)
+    action_map = DiscreteActionMap(num_actions, world.condition.dim).to(world.device)
+    # Action-agnostic: its condition is always zero, nothing to average; random rows, as the paper's comparison.
+    if init == "average" and world.condition.kind != "none":
+        seen = torch.nonzero(data.observed).flatten()
+        labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in seen.split(256)])
+        action_map.initialise(data.actions[seen], labels.to(world.device))
+    return action_map
+
+
 def finetune(world: WorldModel, action_map: DiscreteActionMap, data: FewShotData, steps: int, batch_size: int,
-             lr: float, seed: int, progress: bool) -> list[float]:
-    """Train denoiser (at `lr`) and action table (at 10x) with the pretraining loss on the few-shot clips."""
+             lr: float, seed: int = 0, progress: bool = True,
+             evaluate: Callable[[int], None] | None = None, evaluate_at: tuple[int, ...] = ()) -> list[float]:
+    """Train denoiser (at `lr`) and action table (at 10x) with the pretraining loss on the few-shot clips;
+    `evaluate(step)` is called (in eval mode) before the first step and after each step in `evaluate_at`."""
     k, device = world.memory, world.device
     with torch.no_grad():  # the autoencoder stays frozen: encode every frame once
         latents = [world.autoencoder.encode(f.to(device)) for f in data.frames]
-    denoiser = world.denoiser.train()
+    denoiser = world.denoiser
     optimizer = torch.optim.AdamW([{"params": denoiser.parameters(), "lr": lr},
                                    {"params": action_map.parameters(), "lr": 10 * lr}], weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
     usable = torch.nonzero(data.observed).flatten()
+    if evaluate is not None and 0 in evaluate_at:
+        evaluate(0)
     losses = []
-    for _ in tqdm(range(steps), desc="adapt", disable=not progress):
+    for step in tqdm(range(1, steps + 1), desc="adapt", disable=not progress):
+        denoiser.train()
         index = usable[torch.randint(0, len(usable), (batch_size,), generator=generator)]
         memory = torch.zeros(batch_size, k, *latents[0].shape[1:], device=device)
         targets, lengths = [], []
@@ -96,39 +126,37 @@ def finetune(world: WorldModel, action_map: DiscreteActionMap, data: FewShotData
         torch.nn.utils.clip_grad_norm_(list(denoiser.parameters()) + list(action_map.parameters()), 1.0)
         optimizer.step()
         losses.append(float(loss.detach()))
+        if evaluate is not None and step in evaluate_at:
+            denoiser.eval()
+            evaluate(step)
     denoiser.eval()
     return losses
+
+
+def fit_reward_model(data: FewShotData, num_actions: int, steps: int, seed: int,
+                     device: torch.device) -> tuple[RewardModel, dict[str, Any]]:
+    """Fit the reward/episode-end model on 80% of the transitions; precision/recall on the other 20%."""
+    order = torch.randperm(len(data.actions), generator=torch.Generator().manual_seed(seed))
+    cut = int(0.8 * len(order))
+    fit_idx, held_idx = order[:cut], order[cut:]
+    reward_model = RewardModel(num_actions).to(device)
+    reward_model.fit(*transition_pairs(data, fit_idx), data.actions[fit_idx], data.rewards[fit_idx],
+                     data.ends[fit_idx], steps=steps, seed=seed)
+    held = reward_model.predict(*transition_pairs(data, held_idx), data.actions[held_idx])
+    return reward_model, {"reward": precision_recall(held.reward > 0, data.rewards[held_idx] > 0),
+                          "episode_end": precision_recall(held.terminated, data.ends[held_idx])}
 
 
 def adapt(world: WorldModel, dataset: str | Path, game: str, actions: str | list[int] = "full",
           finetune_steps: int = 800, batch_size: int = 32, lr: float = 1e-4, init: str = "average",
           reward_steps: int = 400, seed: int = 0, progress: bool = True) -> AdaptedSimulator:
     """Adapt `world` (modified in place when fine-tuning) to `game`'s actions from a few-shot dataset."""
-    if init not in ("average", "random"):
-        raise ValueError(f"init must be 'average' or 'random', got {init!r}")
-    if world.condition.kind == "none" and init == "average":
-        init = "random"  # action-agnostic: nothing to average; random rows, as the paper's comparison does
-    torch.manual_seed(seed)
     combos = resolve_actions(actions)
     data = load_few_shot(dataset, game, len(combos))
-    action_map = DiscreteActionMap(len(combos), world.condition.dim).to(world.device)
-    if init == "average":
-        seen = torch.nonzero(data.observed).flatten()
-        labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in seen.split(256)])
-        action_map.initialise(data.actions[seen], labels.to(world.device))
-
-    # Reward model: fitted on 80% of the transitions, precision/recall on the other 20%.
-    order = torch.randperm(len(data.actions), generator=torch.Generator().manual_seed(seed))
-    cut = int(0.8 * len(order))
-    fit_idx, held_idx = order[:cut], order[cut:]
-    reward_model = RewardModel(len(combos)).to(world.device)
-    reward_model.fit(*transition_pairs(data, fit_idx), data.actions[fit_idx], data.rewards[fit_idx],
-                     data.ends[fit_idx], steps=reward_steps, seed=seed)
-    held = reward_model.predict(*transition_pairs(data, held_idx), data.actions[held_idx])
-    metadata: dict[str, Any] = {
-        "dataset": str(dataset), "transitions": len(data.actions), "init": init, "finetune_steps": finetune_steps,
-        "reward_model_held_out": {"reward": precision_recall(held.reward > 0, data.rewards[held_idx] > 0),
-                                  "episode_end": precision_recall(held.terminated, data.ends[held_idx])}}
+    action_map = initial_action_map(world, data, len(combos), init, seed)
+    reward_model, held_out = fit_reward_model(data, len(combos), reward_steps, seed, world.device)
+    metadata: dict[str, Any] = {"dataset": str(dataset), "transitions": len(data.actions), "init": init,
+                                "finetune_steps": finetune_steps, "reward_model_held_out": held_out}
     if finetune_steps:
         losses = finetune(world, action_map, data, finetune_steps, batch_size, lr, seed, progress)
         metadata["finetune_loss_first_last"] = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))]

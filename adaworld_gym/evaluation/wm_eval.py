@@ -35,20 +35,22 @@ TRANSFER_GAMES = ("coinrun", "jumper", "climber", "ninja", "maze", "heist")
 LONG_GAMES = ("maze", "heist", "plunder")
 
 
-def test_clips(games: list[str] | tuple[str, ...], per_game: int, length: int, seed: int = 0) -> torch.Tensor:
-    """`per_game` clips of `length` consecutive frames of one episode per game, test levels, held-random play:
-    (N, length, 3, 64, 64) uint8, games in order. A game whose episodes never last `length` frames never
-    yields a clip (see LONG_GAMES)."""
-    picked: dict[int, list[torch.Tensor]] = {g: [] for g in range(len(games))}
+def test_clips(games: list[str] | tuple[str, ...], per_game: int, length: int, seed: int = 0,
+               policy: str = "held") -> tuple[torch.Tensor, torch.Tensor]:
+    """`per_game` clips of `length` consecutive frames of one episode per game, test levels, all 15 actions
+    under `policy`: frames (N, length, 3, 64, 64) uint8 and actions (N, length - 1), games in order. A game whose
+    episodes never last `length` frames never yields a clip (see LONG_GAMES)."""
+    picked: dict[int, list[dict]] = {g: [] for g in range(len(games))}
     stream = LiveClipStream(list(games), clip_len=length, num_envs=max(4, per_game), split="test", seed=seed,
-                            stride=length)
+                            stride=length, policy=policy)
     for clip in stream:
         g = int(clip["game"])
         if len(picked[g]) < per_game:
-            picked[g].append(clip["frames"])
+            picked[g].append(clip)
         if all(len(v) == per_game for v in picked.values()):
             break
-    return torch.stack([c for g in range(len(games)) for c in picked[g]])
+    clips = [c for g in range(len(games)) for c in picked[g]]
+    return torch.stack([c["frames"] for c in clips]), torch.stack([c["actions"] for c in clips])
 
 
 def _batched_rollout(model: WorldModel, context: torch.Tensor, conditions: torch.Tensor, sampler: SamplerConfig,
@@ -167,9 +169,9 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
     if len(memory) != 1:
         raise ValueError(f"the models compared must share the memory length, got {sorted(memory)}")
     k = memory.pop()
-    clips = test_clips(games, clips_per_game, k + max(horizons), seed)
+    clips, _ = test_clips(games, clips_per_game, k + max(horizons), seed)
     say(f"open-loop and teacher-forced clips: {tuple(clips.shape)}")
-    long_clips = test_clips(long_games, long_per_game, k + long_steps, seed + 1) if long_steps else None
+    long_clips = test_clips(long_games, long_per_game, k + long_steps, seed + 1)[0] if long_steps else None
     judges, cases, reference = {}, {}, {}
     for g, game in enumerate(transfer_games):
         judges[game], idm_accuracy = train_inverse_dynamics(game, steps=judge_steps, seed=seed + g)

@@ -1,0 +1,191 @@
+"""Adaptation benchmark (AdaWorld section 3 and its Procgen figure): how fast does each pretrained model become a
+simulator of a game it never saw, from a few interactions?
+
+For each held-out game and method: build the action table (averaged latent actions, or random rows), fine-tune
+on N few-shot transitions per action (training levels), and after 0, 100, 200, ... steps roll out from K real
+frames of test-level clips with the clip's real actions, scoring open-loop PSNR/SSIM at 10 and 20 steps.
+Methods differ only in the pretrained model and the table's start; "scratch" is the same architecture with a
+fresh denoiser (same frozen frame autoencoder) trained only on the few-shot data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from adaworld_gym.adaptation.action_map import DiscreteActionMap
+from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot
+from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
+from adaworld_gym.evaluation.wm_eval import test_clips
+from adaworld_gym.models.diffusion.denoiser import Denoiser
+from adaworld_gym.models.diffusion.sampler import SamplerConfig
+from adaworld_gym.models.world_model import WorldModel
+
+HELD_OUT_GAMES = ("bigfish", "fruitbot", "ninja", "starpilot")
+FINETUNE_STEPS = (0, 100, 200, 400, 800)
+HORIZONS = (10, 20)
+
+
+@dataclass(frozen=True)
+class AdaptationMethod:
+    name: str
+    world_model: str  # a pretrained world model folder
+    init: str = "average"  # action table start: "average" (AdaWorld) or "random"
+    scratch: bool = False  # re-initialise the denoiser: the model learns the game from the few-shot data alone
+
+    @classmethod
+    def parse(cls, spec: str) -> "AdaptationMethod":
+        """NAME=FOLDER[:average|random|scratch], e.g. adaworld=runs/wm/model:average."""
+        name, _, rest = spec.partition("=")
+        folder, _, mode = rest.partition(":")
+        if not name or not folder or mode not in ("", "average", "random", "scratch"):
+            raise ValueError(f"expected NAME=FOLDER[:average|random|scratch], got {spec!r}")
+        return cls(name, folder, "random" if mode in ("random", "scratch") else "average", mode == "scratch")
+
+    def load(self, seed: int, device: str) -> WorldModel:
+        world = WorldModel.from_pretrained(self.world_model, device=device)
+        if self.scratch:
+            torch.manual_seed(seed)
+            world.denoiser = Denoiser(world.denoiser.config).to(world.device).eval()
+        return world
+
+
+def open_loop_actions(world: WorldModel, action_map: DiscreteActionMap, frames: torch.Tensor, actions: torch.Tensor,
+                      horizons: tuple[int, ...], sampler: SamplerConfig, seed: int) -> dict[str, Any]:
+    """Roll out from the first K frames with the clips' real actions; PSNR/SSIM at each horizon."""
+    k, steps = world.memory, max(horizons)
+    with torch.no_grad():
+        conditions = action_map(actions[:, k - 1:k - 1 + steps].to(world.device))
+    imagined = world.rollout(frames[:, :k], conditions, sampler, seed=seed)
+    real = frames[:, k:k + steps]
+    per_step_mse, per_step_ssim = mse(imagined, real).mean(dim=0), ssim(imagined, real).mean(dim=0)
+    return {"psnr": {str(h): psnr_of_mse(float(per_step_mse[h - 1])) for h in horizons},
+            "ssim": {str(h): float(per_step_ssim[h - 1]) for h in horizons}}
+
+
+def adapt_and_score(method: AdaptationMethod, data: FewShotData, num_actions: int, frames: torch.Tensor,
+                    actions: torch.Tensor, steps: tuple[int, ...], batch_size: int, lr: float, scratch_lr: float,
+                    sampler: SamplerConfig, seed: int, device: str, progress: bool) -> dict[str, Any]:
+    """Open-loop scores of one method on one game after each number of fine-tuning steps."""
+    world = method.load(seed, device)
+    action_map = initial_action_map(world, data, num_actions, method.init, seed)
+    scores: dict[str, Any] = {}
+
+    def evaluate(step: int) -> None:
+        scores[str(step)] = open_loop_actions(world, action_map, frames, actions, HORIZONS, sampler, seed)
+
+    finetune(world, action_map, data, max(steps), batch_size, scratch_lr if method.scratch else lr, seed,
+             progress, evaluate=evaluate, evaluate_at=steps)
+    return scores
+
+
+def run_adaptation_benchmark(methods: list[AdaptationMethod], dataset: str | Path, games: tuple[str, ...],
+                             per_action: tuple[int, ...] = (100,), data_methods: tuple[str, ...] = (),
+                             data_sizes: tuple[int, ...] = (), steps: tuple[int, ...] = FINETUNE_STEPS,
+                             clips_per_game: int = 16, batch_size: int = 32, lr: float = 1e-4,
+                             scratch_lr: float = 3e-4, sampler: SamplerConfig | None = None, seed: int = 0,
+                             device: str = "cpu", progress: bool = True,
+                             report: dict[str, Any] | None = None, save=None) -> dict[str, Any]:
+    """Every method on every game at `per_action[0]` transitions per action, and the `data_methods` again at
+    each of `data_sizes`. Results accumulate in `report` (pass a loaded one to skip runs already done), and
+    `save(report)` is called after each run, so an interrupted benchmark resumes where it stopped."""
+    sampler = sampler or SamplerConfig()
+    say = print if progress else (lambda *a: None)
+    report = report or {}
+    report["settings"] = {"methods": [asdict(m) for m in methods], "dataset": str(dataset), "games": list(games),
+                          "per_action": per_action[0], "data_methods": list(data_methods),
+                          "data_sizes": list(data_sizes), "steps": list(steps), "clips_per_game": clips_per_game,
+                          "batch_size": batch_size, "lr": lr, "scratch_lr": scratch_lr, "sampler": asdict(sampler),
+                          "seed": seed, "horizons": list(HORIZONS), "test": "test levels 0-999, held-random play",
+                          "few_shot": "training levels, uniform-random actions"}
+    runs = report.setdefault("runs", {})
+    for g, game in enumerate(games):
+        # The test clips are played with all 15 actions, so the few-shot data must have them too.
+        data_full = load_few_shot(dataset, game, 15)
+        world_k = WorldModel.from_pretrained(methods[0].world_model).memory
+        frames, actions = test_clips([game], clips_per_game, world_k + max(HORIZONS), seed + g)
+        jobs = [(m, per_action[0]) for m in methods]
+        jobs += [(m, n) for m in methods if m.name in data_methods for n in data_sizes if n != per_action[0]]
+        for method, n in jobs:
+            key = f"{game}/{method.name}/{n}"
+            if key in runs:
+                continue
+            data = limit_per_action(data_full, n)
+            runs[key] = adapt_and_score(method, data, 15, frames, actions, steps, batch_size, lr, scratch_lr,
+                                        sampler, seed, device, progress)
+            say(f"{key}: " + ", ".join(f"{s}: {v['psnr']['10']:.2f}/{v['psnr']['20']:.2f} dB"
+                                       for s, v in runs[key].items()))
+            if save is not None:
+                save(report)
+    return report
+
+
+def markdown_tables(report: dict[str, Any]) -> str:
+    """Open-loop PSNR at 10 / 20 steps per game and method vs fine-tuning steps, then the data-size table."""
+    s = report["settings"]
+    steps, n = s["steps"], s["per_action"]
+    header = ["game", "method"] + [f"{k} steps" for k in steps]
+    lines = [f"Open-loop PSNR at 10 / 20 steps (dB), {n} transitions per action:", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for game in s["games"]:
+        for m in s["methods"]:
+            run = report["runs"].get(f"{game}/{m['name']}/{n}")
+            if run:
+                lines.append(f"| {game} | {m['name']} | " + " | ".join(
+                    f"{run[str(k)]['psnr']['10']:.2f} / {run[str(k)]['psnr']['20']:.2f}" for k in steps) + " |")
+    if s["data_methods"] and s["data_sizes"]:
+        last = steps[-1]
+        sizes = sorted(set(s["data_sizes"]) | {n})
+        lines += ["", f"Data size: open-loop PSNR at 10 / 20 steps after {last} fine-tuning steps:", "",
+                  "| game | method | " + " | ".join(f"{k}/action" for k in sizes) + " |",
+                  "|---|---|" + "---|" * len(sizes)]
+        for game in s["games"]:
+            for name in s["data_methods"]:
+                cells = []
+                for k in sizes:
+                    run = report["runs"].get(f"{game}/{name}/{k}")
+                    cells.append(f"{run[str(last)]['psnr']['10']:.2f} / {run[str(last)]['psnr']['20']:.2f}"
+                                 if run else "-")
+                lines.append(f"| {game} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(report: dict[str, Any], path: Path, horizon: str = "10") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = report["settings"]
+    games = s["games"]
+    fig, axes = plt.subplots(1, len(games), figsize=(4 * len(games), 3.5), squeeze=False)
+    for ax, game in zip(axes[0], games):
+        for m in s["methods"]:
+            run = report["runs"].get(f"{game}/{m['name']}/{s['per_action']}")
+            if run:
+                ax.plot(s["steps"], [run[str(k)]["psnr"][horizon] for k in s["steps"]], marker="o", label=m["name"])
+        ax.set(title=f"{game}: open-loop PSNR at {horizon} steps", xlabel="fine-tuning steps", ylabel="dB")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizon: str = "10") -> dict[str, Any]:
+    """PSNR margin of `leader` over each of `others`, per game, at every step count (positive: leader ahead)."""
+    s = report["settings"]
+    out: dict[str, Any] = {}
+    for game in s["games"]:
+        lead = report["runs"].get(f"{game}/{leader}/{s['per_action']}")
+        for other in others:
+            run = report["runs"].get(f"{game}/{other}/{s['per_action']}")
+            if lead and run:
+                out.setdefault(game, {})[other] = {
+                    str(k): lead[str(k)]["psnr"][horizon] - run[str(k)]["psnr"][horizon] for k in s["steps"]}
+    return out
+

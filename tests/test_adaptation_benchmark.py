@@ -1,0 +1,57 @@
+"""The adaptation benchmark's machinery on tiny models: every method runs, scores change with fine-tuning, the
+data-size axis limits the transitions, and a rerun resumes instead of repeating finished runs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from adaworld_gym.adaptation.adapt import limit_per_action, load_few_shot
+from adaworld_gym.data import CollectConfig, collect
+from adaworld_gym.models.conditions import make_condition
+from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
+from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
+from adaworld_gym.models.latent_action import LatentActionModel, preset as lam_preset
+from adaworld_gym.models.world_model import WorldModel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
+    torch.manual_seed(0)
+    autoencoder = FrameAutoencoder(ae_preset("tiny"))
+    for kind, folder in (("latent_action", "adaworld"), ("none", "agnostic")):
+        condition = make_condition(kind, LatentActionModel(lam_preset("tiny")), dim=32)
+        WorldModel(autoencoder, Denoiser(denoiser_preset("tiny")), condition).save_pretrained(tmp_path / folder)
+    data = collect(CollectConfig(out=tmp_path / "fewshot", games=["ninja"], per_action=3, split="train"),
+                   progress=False).root
+
+    few = load_few_shot(data, "ninja", 15)
+    limited = limit_per_action(few, 1)
+    assert int(limited.observed.sum()) == 15 and int(few.observed.sum()) > 15
+    assert all(int((limited.observed & (limited.actions == a)).sum()) == 1 for a in range(15))
+
+    command = [sys.executable, str(ROOT / "benchmarks" / "adaptation.py"), "--dataset", str(data), "--games", "ninja",
+               "--per-action", "3", "--steps", "0", "2", "--clips-per-game", "2", "--batch-size", "4",
+               "--denoising-steps", "1", "--data-methods", "adaworld", "--data-sizes", "1", "--out",
+               str(tmp_path / "out"), "--method", f"adaworld={tmp_path / 'adaworld'}",
+               "--method", f"agnostic={tmp_path / 'agnostic'}", "--method", f"scratch={tmp_path / 'adaworld'}:scratch"]
+    subprocess.run(command, check=True, capture_output=True)
+    report = json.loads((tmp_path / "out" / "adaptation.json").read_text())
+    assert set(report["runs"]) == {"ninja/adaworld/3", "ninja/agnostic/3", "ninja/scratch/3", "ninja/adaworld/1"}
+    for run in report["runs"].values():
+        assert set(run) == {"0", "2"} and all(0 < run[s]["psnr"]["10"] <= 100 for s in run)
+    adaworld = report["runs"]["ninja/adaworld/3"]
+    assert adaworld["0"] != adaworld["2"]  # fine-tuning changed the model
+    assert report["runs"]["ninja/scratch/3"]["0"] != adaworld["0"]  # a fresh denoiser, not the pretrained one
+    assert set(report["margins_at_10_steps"]["ninja"]) == {"agnostic", "scratch"}
+    assert "| ninja | scratch |" in (tmp_path / "out" / "adaptation.md").read_text()
+
+    # A rerun skips finished runs: a marked result survives it.
+    report["runs"]["ninja/agnostic/3"]["0"]["psnr"]["10"] = 42.0
+    (tmp_path / "out" / "adaptation.json").write_text(json.dumps(report))
+    subprocess.run(command, check=True, capture_output=True)
+    again = json.loads((tmp_path / "out" / "adaptation.json").read_text())
+    assert again["runs"]["ninja/agnostic/3"]["0"]["psnr"]["10"] == 42.0
