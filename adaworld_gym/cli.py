@@ -301,6 +301,31 @@ def compare_command(
                f"{report['end_agreement']:.0%}\nwrote {files['video']}, {files['plot']} and {files['json']}")
 
 
+@app.command("play")
+def play_command(
+        game: str = typer.Option("coinrun", help="Procgen game."),
+        env: str = typer.Option("sim", help="sim (the learned simulator), real, or both side by side."),
+        actions: str = typer.Option("full", help="Action subset: full or moves (shipped adapters)."),
+        level: int = typer.Option(0, min=0, help="Real level (real and both)."),
+        fps: int = typer.Option(15, min=1),
+        scale: int = typer.Option(6, min=1, help="Window pixels per frame pixel."),
+        max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many steps."),
+        record: Optional[Path] = typer.Option(None, help="Also write what was shown to this mp4."),
+        denoising_steps: int = typer.Option(3, min=1),
+        adapter: Optional[Path] = typer.Option(None, help="Adapter folder; default: shipped."),
+        world_model: Optional[Path] = typer.Option(None, help="World model folder; default: shipped."),
+        device: str = typer.Option("auto"),
+        seed: int = typer.Option(0)) -> None:
+    """Play with the keyboard: arrows move, D A W S Q E special actions, R restarts, Esc quits."""
+    from adaworld_gym.play import play
+
+    session = play(game, env, actions, level, fps, scale, max_steps, record, seed, denoising_steps, adapter,
+                   world_model, device)
+    typer.echo(f"{session.steps} steps, {session.episodes} finished episodes; returns: "
+               + ", ".join(f"{name} {returns}" for name, returns in session.returns.items())
+               + (f"\nwrote {record}" if record and session.frames else ""))
+
+
 def main() -> None:
     """Console entry point: bad input ends with a one-line error naming the problem, not a traceback."""
     try:

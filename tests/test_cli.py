@@ -42,3 +42,23 @@ def test_bad_input_gives_one_line_error():
                              "--out", "/tmp/never", "--games", "pong"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "error: unknown Procgen games ['pong']" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_play_headless_with_sdl_dummy_driver(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    video = tmp_path / "play.mp4"
+    result = runner.invoke(app, ["play", "--game", "maze", "--env", "both", "--actions", "moves", "--max-steps", "6",
+                                 "--fps", "100", "--record", str(video), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "6 steps" in result.output and "real [" in result.output and "sim [" in result.output
+    assert _frames_in(video) >= 6
+
+
+def test_keys_map_to_the_subsets_actions():
+    from adaworld_gym.envs.procgen_games import resolve_actions
+    from adaworld_gym.play import action_for_keys
+
+    full, moves = resolve_actions("full"), resolve_actions("moves")  # moves: LEFT, DOWN, UP, RIGHT
+    assert action_for_keys({"LEFT", "UP"}, full) == 2 and action_for_keys(set(), full) == 4
+    assert action_for_keys({"RIGHT"}, moves) == 3 and action_for_keys({"Q"}, full) == 13
+    assert action_for_keys({"LEFT", "UP"}, moves) == 0  # no diagonal in the subset: first action (no NOOP either)
