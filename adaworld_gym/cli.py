@@ -248,32 +248,46 @@ def transfer_command(
 
 @app.command("adapt")
 def adapt_command(
-        game: str = typer.Option(..., help="Procgen game the few-shot data comes from."),
-        dataset: Path = typer.Option(..., help="Few-shot dataset (adaworld collect --per-action N)."),
         out: Path = typer.Option(..., help="Adapter folder to write."),
-        actions: str = typer.Option("full", help="Action subset the data was collected with."),
+        game: Optional[str] = typer.Option(None, help="Procgen game the few-shot --dataset comes from."),
+        dataset: Optional[Path] = typer.Option(None, help="Few-shot dataset (adaworld collect --per-action N)."),
+        actions: str = typer.Option("full", help="Procgen action subset the data was collected with."),
+        env: Optional[str] = typer.Option(None, help="Or any Gymnasium env id with RGB image observations: the "
+                                                     "few-shot data is collected from it."),
+        env_kwargs: str = typer.Option("{}", help="JSON keyword arguments for gym.make(--env)."),
+        samples_per_action: int = typer.Option(100, min=1, help="With --env: samples per action (per value of a "
+                                                                "MultiDiscrete dimension, per Box direction)."),
         world_model: Optional[Path] = typer.Option(None, help="Pretrained world model; default: the shipped one."),
         finetune_steps: int = typer.Option(800, min=0, help="Fine-tuning steps (0 = averaged latents only)."),
         no_finetune: bool = typer.Option(False, "--no-finetune", help="Same as --finetune-steps 0."),
-        init: str = typer.Option("average", help="Action table start: average (AdaWorld) or random."),
+        init: str = typer.Option("average", help="Action map start: average (AdaWorld) or random."),
         batch_size: int = typer.Option(32, min=1),
-        lr: float = typer.Option(1e-4, min=0.0, help="Denoiser learning rate (the table gets 10x)."),
+        lr: float = typer.Option(1e-4, min=0.0, help="Denoiser learning rate (the action map gets 10x)."),
         device: str = typer.Option("auto", help="cpu, cuda or auto."),
         seed: int = typer.Option(0)) -> None:
-    """Adapt the pretrained world model to a game's real actions from few-shot data (+ reward model)."""
+    """Adapt the pretrained world model to real actions from few interactions (+ reward model): a Procgen game
+    from a few-shot dataset, or any Gymnasium pixel environment (--env)."""
     from adaworld_gym.adaptation.adapt import adapt
+    from adaworld_gym.adaptation.env_adapt import adapt_env
     from adaworld_gym.envs.world_model_env import resolve_device
     from adaworld_gym.models.world_model import WorldModel
     from adaworld_gym.weights import pretrained_path
 
+    if (env is None) == (game is None or dataset is None):
+        raise ValueError("give either --env ENV_ID, or --game and --dataset (a Procgen few-shot dataset)")
     world = WorldModel.from_pretrained(world_model or pretrained_path("wm-cpu"), device=resolve_device(device))
     steps = 0 if no_finetune else finetune_steps
-    simulator = adapt(world, dataset, game, actions, finetune_steps=steps, batch_size=batch_size, lr=lr, init=init,
-                      seed=seed)
-    folder = simulator.save_pretrained(out, {"world_model_folder": str(world_model or "shipped wm-cpu")},
+    if env is not None:
+        simulator = adapt_env(world, env, json.loads(env_kwargs), samples_per_action, steps, batch_size, lr, init,
+                              seed=seed)
+    else:
+        simulator = adapt(world, dataset, game, actions, finetune_steps=steps, batch_size=batch_size, lr=lr,
+                          init=init, seed=seed)
+    recorded = str(world_model.resolve()) if world_model else None  # AdaWorld-v0 loads it from anywhere
+    folder = simulator.save_pretrained(out, {"world_model_folder": recorded},
                                        finetuned=steps > 0)
     typer.echo(json.dumps(simulator.metadata["reward_model_held_out"]))
-    typer.echo(f"wrote {folder}")
+    typer.echo(f"wrote {folder}" + (f"; use it with gym.make('AdaWorld-v0', checkpoint='{folder}')" if env else ""))
 
 
 @app.command("compare")

@@ -1,16 +1,90 @@
-"""From a real action to the world model's condition (a latent action).
+"""From a real action to the world model's condition (a latent action), for any supported Gymnasium action space.
 
-Discrete actions: a table with one row per action, each row starting as the *average latent action* of that
-action's few-shot transitions (AdaWorld's initialisation; random rows for the action-agnostic comparison).
-Continuous actions: a small MLP from the raw action to the latent action, first fitted to the (action, latent)
-pairs of the few-shot data.
+- `Discrete(n)`: a table with one row per action, each row starting as the *average latent action* of that
+  action's few-shot transitions (AdaWorld's initialisation; random rows for the action-agnostic comparison).
+- `MultiDiscrete(nvec)`: one such table per dimension; an action's latent is the average of its dimensions' rows
+  (AdaWorld composes latent actions by averaging), so the table grows with sum(nvec), not prod(nvec).
+- `Box`: a small MLP from the raw (flattened) action to the latent action, first fitted to the (action, latent)
+  pairs of the few-shot data.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+SUPPORTED_ACTION_SPACES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.Box)
+
+
+def check_action_space(space: gym.Space) -> None:
+    if not isinstance(space, SUPPORTED_ACTION_SPACES) or (isinstance(space, gym.spaces.MultiDiscrete)
+                                                          and space.nvec.ndim != 1):
+        raise ValueError(f"action space {space} is not supported: adaptation handles Discrete, MultiDiscrete "
+                         "(one-dimensional nvec) and Box action spaces")
+
+
+def space_to_spec(space: gym.Space) -> dict[str, Any]:
+    """A JSON description of an action space, stored in adapter checkpoints."""
+    check_action_space(space)
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist(), "start": space.start.tolist()}
+    return {"type": "Box", "low": space.low.tolist(), "high": space.high.tolist(), "shape": list(space.shape),
+            "dtype": str(space.dtype)}
+
+
+def space_from_spec(spec: dict[str, Any]) -> gym.Space:
+    if spec["type"] == "Discrete":
+        return gym.spaces.Discrete(spec["n"], start=spec.get("start", 0))
+    if spec["type"] == "MultiDiscrete":
+        return gym.spaces.MultiDiscrete(spec["nvec"], start=spec.get("start"))
+    if spec["type"] == "Box":
+        dtype = np.dtype(spec["dtype"])
+        return gym.spaces.Box(np.array(spec["low"], dtype=dtype), np.array(spec["high"], dtype=dtype),
+                              tuple(spec["shape"]), dtype=dtype)
+    raise ValueError(f"unknown action space type {spec['type']!r}")
+
+
+def bounded_box(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Box bounds where infinite ones are read as [-1, 1] (what sampling and scaling then assume)."""
+    return np.where(np.isfinite(low), low, -1.0), np.where(np.isfinite(high), high, 1.0)
+
+
+def actions_to_tensor(space: gym.Space, actions: Any) -> torch.Tensor:
+    """Actions of a batch in the space's own form -> (B,) int64 for Discrete (counted from 0), (B, D) int64 for
+    MultiDiscrete, (B, D) float32 in [-1, 1] for Box (scaled by the space's bounds)."""
+    actions = np.asarray(actions)
+    if isinstance(space, gym.spaces.Discrete):
+        return torch.from_numpy(actions.astype(np.int64).reshape(-1) - int(space.start))
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return torch.from_numpy(actions.astype(np.int64).reshape(-1, len(space.nvec)) - space.start)
+    low, high = bounded_box(space.low.reshape(-1), space.high.reshape(-1))
+    flat = actions.astype(np.float32).reshape(-1, low.size)
+    return torch.from_numpy((2 * (flat - low) / np.maximum(high - low, 1e-8) - 1).astype(np.float32))
+
+
+def action_features(space: gym.Space, actions: torch.Tensor) -> torch.Tensor:
+    """What the reward model is told about the action: one-hots (Discrete, MultiDiscrete per dimension, joined)
+    or the scaled Box action itself. Input: `actions_to_tensor` output."""
+    if isinstance(space, gym.spaces.Discrete):
+        return F.one_hot(actions.long(), int(space.n)).float()
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return torch.cat([F.one_hot(actions[:, d].long(), int(n)).float() for d, n in enumerate(space.nvec)], dim=1)
+    return actions.float()
+
+
+def feature_width(space: gym.Space) -> int:
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return int(space.nvec.sum())
+    return int(np.prod(space.shape))
 
 
 class DiscreteActionMap(nn.Module):
@@ -23,6 +97,7 @@ class DiscreteActionMap(nn.Module):
     @torch.no_grad()
     def initialise(self, actions: torch.Tensor, latents: torch.Tensor) -> None:
         """Rows = the mean latent action of each action's transitions (rows of unseen actions stay random)."""
+        actions = actions.to(latents.device)
         for a in range(self.num_actions):
             picked = latents[actions == a]
             if len(picked):
@@ -35,6 +110,25 @@ class DiscreteActionMap(nn.Module):
         return self.table(actions)
 
 
+class MultiDiscreteActionMap(nn.Module):
+    def __init__(self, nvec: list[int], condition_dim: int):
+        super().__init__()
+        self.nvec, self.condition_dim = [int(n) for n in nvec], condition_dim
+        self.tables = nn.ModuleList(DiscreteActionMap(n, condition_dim) for n in self.nvec)
+
+    @torch.no_grad()
+    def initialise(self, actions: torch.Tensor, latents: torch.Tensor) -> None:
+        """Row v of dimension d = the mean latent action of the transitions whose d-th action was v."""
+        for d, table in enumerate(self.tables):
+            table.initialise(actions[:, d], latents)
+
+    def forward(self, actions: torch.Tensor) -> torch.Tensor:
+        actions = torch.as_tensor(actions)
+        if actions.ndim != 2 or actions.shape[1] != len(self.nvec):
+            raise ValueError(f"expected actions of shape (B, {len(self.nvec)}), got {tuple(actions.shape)}")
+        return torch.stack([table(actions[:, d]) for d, table in enumerate(self.tables)]).mean(dim=0)
+
+
 class ContinuousActionMap(nn.Module):
     def __init__(self, action_dim: int, condition_dim: int, hidden: int = 128):
         super().__init__()
@@ -45,15 +139,29 @@ class ContinuousActionMap(nn.Module):
     def initialise(self, actions: torch.Tensor, latents: torch.Tensor, steps: int = 500, lr: float = 3e-3) -> float:
         """Fit the MLP to the (action, latent action) pairs; returns the final mean squared error."""
         optimizer = torch.optim.Adam(self.parameters(), lr=lr)
-        for _ in range(steps):
-            loss = F.mse_loss(self(actions), latents)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        return float(loss)
+        actions, latents = actions.to(latents.device).float(), latents.detach()
+        with torch.enable_grad():
+            for _ in range(steps):
+                loss = F.mse_loss(self(actions), latents)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        return float(loss.detach())
 
     def forward(self, actions: torch.Tensor) -> torch.Tensor:
         actions = torch.as_tensor(actions, dtype=torch.float32, device=self.net[0].weight.device)
-        if actions.shape[-1] != self.action_dim:
-            raise ValueError(f"expected actions with {self.action_dim} values, got shape {tuple(actions.shape)}")
+        if actions.ndim != 2 or actions.shape[-1] != self.action_dim:
+            raise ValueError(f"expected actions of shape (B, {self.action_dim}), got {tuple(actions.shape)}")
         return self.net(actions)
+
+
+ActionMap = DiscreteActionMap | MultiDiscreteActionMap | ContinuousActionMap
+
+
+def make_action_map(space: gym.Space, condition_dim: int) -> ActionMap:
+    check_action_space(space)
+    if isinstance(space, gym.spaces.Discrete):
+        return DiscreteActionMap(int(space.n), condition_dim)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return MultiDiscreteActionMap(space.nvec.tolist(), condition_dim)
+    return ContinuousActionMap(int(np.prod(space.shape)), condition_dim)

@@ -1,8 +1,9 @@
-"""`adaworld adapt`: turn the pretrained world model into a simulator of one game's real action space.
+"""`adaworld adapt`: turn the pretrained world model into a simulator of one environment's real action space.
 
 Read top to bottom: load the few-shot transitions, label them with the world model's condition (the latent
-action model for AdaWorld), start each action's row at the mean latent action of its transitions, fit the
-reward model (held-out precision/recall reported), then optionally fine-tune denoiser and table together.
+action model for AdaWorld), start the action map there (each discrete action's row at the mean latent action
+of its transitions; the MLP of a continuous space fitted to the (action, latent) pairs), fit the reward model
+(held-out precision/recall reported), then optionally fine-tune denoiser and action map together.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from adaworld_gym.adaptation.action_map import DiscreteActionMap
+import gymnasium as gym
+
+from adaworld_gym.adaptation.action_map import ActionMap, action_features, feature_width, make_action_map
 from adaworld_gym.adaptation.reward_model import RewardModel, precision_recall
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
@@ -28,7 +31,7 @@ class FewShotData:
     """Every transition of a few-shot dataset of one game, frames channels first."""
 
     frames: list[torch.Tensor]  # per episode (T+1, 3, H, W) uint8
-    actions: torch.Tensor  # (N,) over all episodes, in order
+    actions: torch.Tensor  # over all episodes, in order, as `actions_to_tensor` gives them: (N,) or (N, D)
     rewards: torch.Tensor  # (N,)
     ends: torch.Tensor  # (N,) bool: terminated
     episode: torch.Tensor  # (N,) episode index of each transition
@@ -79,14 +82,15 @@ def limit_per_action(data: FewShotData, per_action: int) -> FewShotData:
     return replace(data, observed=data.observed & (rank < per_action))
 
 
-def initial_action_map(world: WorldModel, data: FewShotData, num_actions: int, init: str = "average",
-                       seed: int = 0) -> DiscreteActionMap:
-    """One table row per action: the mean condition (latent action) of its transitions, or random rows."""
+def initial_action_map(world: WorldModel, data: FewShotData, space: gym.Space, init: str = "average",
+                       seed: int = 0) -> ActionMap:
+    """The action map started from the conditions (latent actions) of the few-shot transitions: mean rows for
+    discrete actions, a fitted MLP for continuous ones; `init="random"` leaves it at its random start."""
     if init not in ("average", "random"):
         raise ValueError(f"init must be 'average' or 'random', got {init!r}")
     torch.manual_seed(seed)
-    action_map = DiscreteActionMap(num_actions, world.condition.dim).to(world.device)
-    # Action-agnostic: its condition is always zero, nothing to average; random rows, as the paper's comparison.
+    action_map = make_action_map(space, world.condition.dim).to(world.device)
+    # Action-agnostic: its condition is always zero, nothing to start from; random, as the paper's comparison.
     if init == "average" and world.condition.kind != "none":
         seen = torch.nonzero(data.observed).flatten()
         labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in seen.split(256)])
@@ -94,10 +98,10 @@ def initial_action_map(world: WorldModel, data: FewShotData, num_actions: int, i
     return action_map
 
 
-def finetune(world: WorldModel, action_map: DiscreteActionMap, data: FewShotData, steps: int, batch_size: int,
+def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps: int, batch_size: int,
              lr: float, seed: int = 0, progress: bool = True,
              evaluate: Callable[[int], None] | None = None, evaluate_at: tuple[int, ...] = ()) -> list[float]:
-    """Train denoiser (at `lr`) and action table (at 10x) with the pretraining loss on the few-shot clips;
+    """Train denoiser (at `lr`) and action map (at 10x) with the pretraining loss on the few-shot clips;
     `evaluate(step)` is called (in eval mode) before the first step and after each step in `evaluate_at`."""
     k, device = world.memory, world.device
     with torch.no_grad():  # the autoencoder stays frozen: encode every frame once
@@ -133,31 +137,41 @@ def finetune(world: WorldModel, action_map: DiscreteActionMap, data: FewShotData
     return losses
 
 
-def fit_reward_model(data: FewShotData, num_actions: int, steps: int, seed: int,
+def fit_reward_model(data: FewShotData, space: gym.Space, steps: int, seed: int,
                      device: torch.device) -> tuple[RewardModel, dict[str, Any]]:
     """Fit the reward/episode-end model on 80% of the transitions; precision/recall on the other 20%."""
     order = torch.randperm(len(data.actions), generator=torch.Generator().manual_seed(seed))
     cut = int(0.8 * len(order))
     fit_idx, held_idx = order[:cut], order[cut:]
-    reward_model = RewardModel(num_actions).to(device)
-    reward_model.fit(*transition_pairs(data, fit_idx), data.actions[fit_idx], data.rewards[fit_idx],
+    features = action_features(space, data.actions)
+    reward_model = RewardModel(feature_width(space)).to(device)
+    reward_model.fit(*transition_pairs(data, fit_idx), features[fit_idx], data.rewards[fit_idx],
                      data.ends[fit_idx], steps=steps, seed=seed)
-    held = reward_model.predict(*transition_pairs(data, held_idx), data.actions[held_idx])
+    held = reward_model.predict(*transition_pairs(data, held_idx), features[held_idx])
     return reward_model, {"reward": precision_recall(held.reward > 0, data.rewards[held_idx] > 0),
                           "episode_end": precision_recall(held.terminated, data.ends[held_idx])}
+
+
+def adapt_to_data(world: WorldModel, data: FewShotData, space: gym.Space, game: str, finetune_steps: int = 800,
+                  batch_size: int = 32, lr: float = 1e-4, init: str = "average", reward_steps: int = 400,
+                  seed: int = 0, progress: bool = True, combos: tuple[int, ...] | None = None,
+                  start_frames: torch.Tensor | None = None, metadata: dict[str, Any] | None = None) -> AdaptedSimulator:
+    """The adaptation itself, for any supported action space; `world` is modified in place when fine-tuning."""
+    action_map = initial_action_map(world, data, space, init, seed)
+    reward_model, held_out = fit_reward_model(data, space, reward_steps, seed, world.device)
+    metadata = {**(metadata or {}), "transitions": len(data.actions), "init": init,
+                "finetune_steps": finetune_steps, "reward_model_held_out": held_out}
+    if finetune_steps:
+        losses = finetune(world, action_map, data, finetune_steps, batch_size, lr, seed, progress)
+        metadata["finetune_loss_first_last"] = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))]
+    return AdaptedSimulator(world, game, space, action_map.eval(), reward_model, metadata, combos, start_frames)
 
 
 def adapt(world: WorldModel, dataset: str | Path, game: str, actions: str | list[int] = "full",
           finetune_steps: int = 800, batch_size: int = 32, lr: float = 1e-4, init: str = "average",
           reward_steps: int = 400, seed: int = 0, progress: bool = True) -> AdaptedSimulator:
-    """Adapt `world` (modified in place when fine-tuning) to `game`'s actions from a few-shot dataset."""
+    """Adapt `world` to a Procgen game's action subset from a few-shot dataset (`adaworld collect --per-action`)."""
     combos = resolve_actions(actions)
     data = load_few_shot(dataset, game, len(combos))
-    action_map = initial_action_map(world, data, len(combos), init, seed)
-    reward_model, held_out = fit_reward_model(data, len(combos), reward_steps, seed, world.device)
-    metadata: dict[str, Any] = {"dataset": str(dataset), "transitions": len(data.actions), "init": init,
-                                "finetune_steps": finetune_steps, "reward_model_held_out": held_out}
-    if finetune_steps:
-        losses = finetune(world, action_map, data, finetune_steps, batch_size, lr, seed, progress)
-        metadata["finetune_loss_first_last"] = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))]
-    return AdaptedSimulator(world, game, combos, action_map.eval(), reward_model, metadata)
+    return adapt_to_data(world, data, gym.spaces.Discrete(len(combos)), game, finetune_steps, batch_size, lr, init,
+                         reward_steps, seed, progress, combos=combos, metadata={"dataset": str(dataset)})

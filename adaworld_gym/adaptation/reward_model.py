@@ -1,6 +1,7 @@
 """Reward and episode-end model (the paper has none; RL inside the simulator needs one).
 
-From the last memory frame, the (predicted) next frame and the action, it predicts whether the step pays a
+From the last memory frame, the (predicted) next frame and the action (as `action_features`: one-hots for
+discrete actions, the scaled vector for continuous ones), it predicts whether the step pays a
 reward and whether the episode ends. Procgen rewards are sparse, so both heads use class-balanced binary
 cross-entropy (positives weighted by negatives/positives). A predicted reward pays `reward_value`, the mean
 positive reward of the training transitions.
@@ -24,23 +25,23 @@ class RewardPrediction:
 
 
 class RewardModel(nn.Module):
-    def __init__(self, num_actions: int, width: int = 32):
+    def __init__(self, feature_dim: int, width: int = 32):
         super().__init__()
-        self.num_actions = num_actions
+        self.feature_dim = feature_dim
         self.features = nn.Sequential(
             nn.Conv2d(9, width, 3, stride=2, padding=1), nn.SiLU(),
             nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.SiLU(),
             nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1), nn.SiLU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Sequential(nn.Linear(2 * width + num_actions, 2 * width), nn.SiLU(), nn.Linear(2 * width, 2))
+        self.head = nn.Sequential(nn.Linear(2 * width + feature_dim, 2 * width), nn.SiLU(), nn.Linear(2 * width, 2))
         self.register_buffer("reward_value", torch.tensor(1.0))
 
     def logits(self, previous: torch.Tensor, following: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """uint8 frames (B, 3, H, W) and actions (B,) -> (B, 2) logits: [reward > 0, episode ends]."""
+        """uint8 frames (B, 3, H, W) and action features (B, feature_dim) -> (B, 2) logits: [reward > 0, episode
+        ends]."""
         a, b = previous.float() / 255, following.float() / 255
         feats = self.features(torch.cat([a, b, (b - a) * 4], dim=1))
-        onehot = F.one_hot(actions.long(), self.num_actions).float()
-        return self.head(torch.cat([feats, onehot], dim=1))
+        return self.head(torch.cat([feats, actions.float().to(feats.device)], dim=1))
 
     @torch.no_grad()
     def predict(self, previous: torch.Tensor, following: torch.Tensor, actions: torch.Tensor) -> RewardPrediction:

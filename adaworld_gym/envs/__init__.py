@@ -20,5 +20,8 @@ if "AdaWorld-Procgen-v0" not in gym.registry:
         vector_entry_point="adaworld_gym.envs.world_model_env:AdaWorldProcgenVectorEnv",
     )
 
+if "AdaWorld-v0" not in gym.registry:
+    gym.register(id="AdaWorld-v0", entry_point="adaworld_gym.envs.world_model_env:AdaWorldEnv")
+
 __all__ = ["ACTION_SUBSETS", "PROCGEN_ACTION_NAMES", "PROCGEN_GAMES", "ProcgenEnvState", "ProcgenRealEnv",
            "ProcgenRealVectorEnv"]

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import torch
 
-from adaworld_gym.adaptation.action_map import DiscreteActionMap
+from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.evaluation.wm_eval import test_clips
@@ -53,12 +54,13 @@ class AdaptationMethod:
         return world
 
 
-def open_loop_actions(world: WorldModel, action_map: DiscreteActionMap, frames: torch.Tensor, actions: torch.Tensor,
+def open_loop_actions(world: WorldModel, action_map: ActionMap, frames: torch.Tensor, actions: torch.Tensor,
                       horizons: tuple[int, ...], sampler: SamplerConfig, seed: int) -> dict[str, Any]:
     """Roll out from the first K frames with the clips' real actions; PSNR/SSIM at each horizon."""
     k, steps = world.memory, max(horizons)
-    with torch.no_grad():
-        conditions = action_map(actions[:, k - 1:k - 1 + steps].to(world.device))
+    future = actions[:, k - 1:k - 1 + steps]
+    with torch.no_grad():  # action maps take a batch of actions: (B,) or (B, D)
+        conditions = action_map(future.flatten(0, 1).to(world.device)).reshape(len(future), steps, -1)
     imagined = world.rollout(frames[:, :k], conditions, sampler, seed=seed)
     real = frames[:, k:k + steps]
     per_step_mse, per_step_ssim = mse(imagined, real).mean(dim=0), ssim(imagined, real).mean(dim=0)
@@ -66,12 +68,12 @@ def open_loop_actions(world: WorldModel, action_map: DiscreteActionMap, frames: 
             "ssim": {str(h): float(per_step_ssim[h - 1]) for h in horizons}}
 
 
-def adapt_and_score(method: AdaptationMethod, data: FewShotData, num_actions: int, frames: torch.Tensor,
+def adapt_and_score(method: AdaptationMethod, data: FewShotData, space: gym.Space, frames: torch.Tensor,
                     actions: torch.Tensor, steps: tuple[int, ...], batch_size: int, lr: float, scratch_lr: float,
                     sampler: SamplerConfig, seed: int, device: str, progress: bool) -> dict[str, Any]:
     """Open-loop scores of one method on one game after each number of fine-tuning steps."""
     world = method.load(seed, device)
-    action_map = initial_action_map(world, data, num_actions, method.init, seed)
+    action_map = initial_action_map(world, data, space, method.init, seed)
     scores: dict[str, Any] = {}
 
     def evaluate(step: int) -> None:
@@ -114,7 +116,7 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], dataset: str | Pat
             if key in runs:
                 continue
             data = limit_per_action(data_full, n)
-            runs[key] = adapt_and_score(method, data, 15, frames, actions, steps, batch_size, lr, scratch_lr,
+            runs[key] = adapt_and_score(method, data, gym.spaces.Discrete(15), frames, actions, steps, batch_size, lr, scratch_lr,
                                         sampler, seed, device, progress)
             say(f"{key}: " + ", ".join(f"{s}: {v['psnr']['10']:.2f}/{v['psnr']['20']:.2f} dB"
                                        for s, v in runs[key].items()))

@@ -1,0 +1,133 @@
+"""Adapt the pretrained world model to any Gymnasium environment with RGB image observations
+(`adaworld adapt --env ENV_ID`).
+
+Read top to bottom: check that the environment is supported (RGB image observations of any size; a Discrete,
+MultiDiscrete or Box action space), play it with held-random actions until every action has its few-shot
+samples (frames resized to the model's resolution; the first frames of episodes are kept as start states),
+then adapt exactly as for Procgen. The adapter records the environment id, its action space and its original
+frame size, so `gym.make("AdaWorld-v0", checkpoint=...)` rebuilds an env with the same action space.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from adaworld_gym.adaptation.action_map import bounded_box, actions_to_tensor, check_action_space
+from adaworld_gym.adaptation.adapt import FewShotData, adapt_to_data
+from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.data.sources import resize_frame
+from adaworld_gym.models.world_model import WorldModel
+
+MAX_START_FRAMES = 16
+
+
+def check_pixel_env(env: gym.Env, name: str) -> tuple[int, int]:
+    """Fail with what is supported unless observations are RGB images and the action space is supported;
+    returns the original frame size (H, W)."""
+    space = env.observation_space
+    if not (isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+            and space.shape[-1] == 3):
+        raise ValueError(f"{name}: observations must be RGB images (a uint8 Box of shape (H, W, 3)), got {space}; "
+                         "wrap the environment to return frames (for example with render_mode='rgb_array' and "
+                         "gymnasium.wrappers.AddRenderObservation)")
+    try:
+        check_action_space(env.action_space)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    return int(space.shape[0]), int(space.shape[1])
+
+
+def few_shot_steps(space: gym.Space, samples_per_action: int) -> int:
+    """How many steps "N samples per action" means: N per discrete action (per value of each MultiDiscrete
+    dimension), and N per direction of each Box dimension."""
+    if isinstance(space, gym.spaces.Discrete):
+        return samples_per_action * int(space.n)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return samples_per_action * int(space.nvec.sum())
+    return samples_per_action * 2 * int(np.prod(space.shape))
+
+
+class HeldRandomActions:
+    """Random actions held for 1..max_hold steps (directed motion the model can see). Discrete spaces draw from
+    the actions still short of their quota, so each gets exactly its share; a Box is sampled uniformly within
+    its bounds (infinite bounds read as [-1, 1]), which covers the space."""
+
+    def __init__(self, space: gym.Space, per_action: int, seed: int, max_hold: int = 4):
+        self.space, self.per_action, self.max_hold = space, per_action, max_hold
+        self.rng = np.random.default_rng(seed)
+        self.counts = np.zeros(int(space.n), dtype=np.int64) if isinstance(space, gym.spaces.Discrete) else None
+        self.current, self.left = None, 0
+
+    def _draw(self) -> Any:
+        space = self.space
+        if isinstance(space, gym.spaces.Discrete):
+            short = np.flatnonzero(self.counts < self.per_action)
+            return int(space.start) + int(self.rng.choice(short if len(short) else np.arange(space.n)))
+        if isinstance(space, gym.spaces.MultiDiscrete):
+            return (space.start + self.rng.integers(0, space.nvec)).astype(space.dtype)
+        low, high = bounded_box(space.low, space.high)
+        return self.rng.uniform(low, high).astype(space.dtype)
+
+    def __call__(self) -> Any:
+        if self.left == 0 or (self.counts is not None and self.counts[self.current - self.space.start]
+                              >= self.per_action):
+            self.current, self.left = self._draw(), int(self.rng.integers(1, self.max_hold + 1))
+        self.left -= 1
+        if self.counts is not None:
+            self.counts[self.current - self.space.start] += 1
+        return self.current
+
+
+def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64, seed: int = 0,
+                     max_hold: int = 4, progress: bool = True) -> tuple[FewShotData, torch.Tensor]:
+    """Play `env` with held-random actions for `few_shot_steps` steps; returns the transitions (frames resized
+    to `resolution`) and the first frames of the episodes, (E, resolution, resolution, 3) uint8."""
+    space = env.action_space
+    total = few_shot_steps(space, samples_per_action)
+    policy = HeldRandomActions(space, samples_per_action, seed, max_hold)
+    frames, actions, rewards, ends, episode, step = [], [], [], [], [], []
+    bar = tqdm(total=total, desc="collect", unit="step", disable=not progress)
+    done = 0
+    while done < total:
+        obs, _ = env.reset(seed=seed + len(frames))
+        shown, t = [resize_frame(obs, resolution)], 0
+        while done < total:
+            action = policy()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            shown.append(resize_frame(obs, resolution))  # Gymnasium returns an episode's last frame: observed
+            actions.append(action), rewards.append(float(reward)), ends.append(bool(terminated))
+            episode.append(len(frames)), step.append(t)
+            t, done = t + 1, done + 1
+            bar.update()
+            if terminated or truncated:
+                break
+        frames.append(torch.from_numpy(np.stack(shown)).permute(0, 3, 1, 2).contiguous())
+    bar.close()
+    data = FewShotData(frames, actions_to_tensor(space, np.stack(actions)), torch.tensor(rewards),
+                       torch.tensor(ends), torch.tensor(episode), torch.tensor(step), torch.ones(total, dtype=torch.bool))
+    starts = torch.stack([f[0] for f in frames[:MAX_START_FRAMES]]).permute(0, 2, 3, 1).contiguous()
+    return data, starts
+
+
+def adapt_env(world: WorldModel, env_id: str, env_kwargs: dict[str, Any] | None = None,
+              samples_per_action: int = 100, finetune_steps: int = 800, batch_size: int = 32, lr: float = 1e-4,
+              init: str = "average", reward_steps: int = 400, seed: int = 0,
+              progress: bool = True) -> AdaptedSimulator:
+    """Collect few-shot data from a registered Gymnasium environment and adapt `world` to it."""
+    env_kwargs = dict(env_kwargs or {})
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        height, width = check_pixel_env(env, env_id)
+        data, starts = collect_few_shot(env, samples_per_action, world.resolution, seed, progress=progress)
+        max_steps = env.spec.max_episode_steps if env.spec is not None else None
+    finally:
+        env.close()
+    metadata = {"env_kwargs": env_kwargs, "samples_per_action": samples_per_action,
+                "observation_size": [height, width], "max_episode_steps": max_steps}
+    return adapt_to_data(world, data, env.action_space, env_id, finetune_steps, batch_size, lr, init, reward_steps,
+                         seed, progress, start_frames=starts, metadata=metadata)

@@ -1,0 +1,111 @@
+"""Adapting to any Gymnasium pixel environment: toy Box and MultiDiscrete environments become learned
+simulators with the original action space, and unsupported environments get a clear error."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import adaworld_gym
+from adaworld_gym.adaptation.env_adapt import HeldRandomActions, adapt_env, few_shot_steps
+from adaworld_gym.models.conditions import make_condition
+from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
+from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
+from adaworld_gym.models.latent_action import LatentActionModel, preset as lam_preset
+from adaworld_gym.models.world_model import WorldModel
+
+
+class MovingSquare(gym.Env):
+    """A square on a 48x40 frame, moved by the action; reward at the right edge, which ends the episode."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, action_space: gym.Space):
+        self.action_space = action_space
+        self.observation_space = gym.spaces.Box(0, 255, (48, 40, 3), dtype=np.uint8)
+        self.position = np.zeros(2)
+
+    def _frame(self) -> np.ndarray:
+        frame = np.zeros((48, 40, 3), dtype=np.uint8)
+        y, x = self.position.astype(int)
+        frame[y:y + 8, x:x + 8] = (255, 200, 0)
+        return frame
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.position = self.np_random.uniform(0, 30, size=2)
+        return self._frame(), {}
+
+    def step(self, action):
+        if isinstance(self.action_space, gym.spaces.Box):
+            move = np.asarray(action, dtype=float) * 3
+        else:
+            move = (np.asarray(action) - 1) * 3 if action.shape == (2,) else np.zeros(2)
+            move = np.array([move[0], 2 * move[1]])
+        self.position = np.clip(self.position + move, 0, [40, 32])
+        at_edge = bool(self.position[1] >= 32)
+        return self._frame(), float(at_edge), at_edge, False, {}
+
+
+gym.register("ToySquareBox-v0", entry_point=lambda: MovingSquare(gym.spaces.Box(-1, 1, (2,), dtype=np.float32)),
+             max_episode_steps=40)
+gym.register("ToySquareMulti-v0", entry_point=lambda: MovingSquare(gym.spaces.MultiDiscrete([3, 2])),
+             max_episode_steps=40)
+gym.register("ToyDictActions-v0", entry_point=lambda: MovingSquare(
+    gym.spaces.Dict({"move": gym.spaces.Discrete(2)})))
+
+
+@pytest.fixture(scope="module")
+def world_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    torch.manual_seed(0)
+    condition = make_condition("latent_action", LatentActionModel(lam_preset("tiny")))
+    WorldModel(FrameAutoencoder(ae_preset("tiny")), Denoiser(denoiser_preset("tiny")), condition).save_pretrained(root)
+    return root
+
+
+@pytest.mark.parametrize("env_id", ["ToySquareBox-v0", "ToySquareMulti-v0"])
+def test_adapted_env_keeps_the_action_space_and_passes_checkers(env_id, world_folder, tmp_path):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    original = gym.make(env_id)
+    world = WorldModel.from_pretrained(world_folder)
+    simulator = adapt_env(world, env_id, samples_per_action=4, finetune_steps=2, batch_size=4, reward_steps=5,
+                          progress=False)
+    assert simulator.metadata["transitions"] == few_shot_steps(original.action_space, 4)
+    simulator.save_pretrained(tmp_path / "adapter", {"world_model_folder": str(world_folder)}, finetuned=True)
+
+    env = adaworld_gym.make_learned(tmp_path / "adapter", device="cpu", denoising_steps=1)
+    assert env.action_space == original.action_space and env.observation_space.shape == (64, 64, 3)
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped)
+    obs, _ = env.reset(seed=0)
+    obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+    assert obs.shape == (64, 64, 3) and isinstance(reward, float)
+
+    full_size = gym.make("AdaWorld-v0", checkpoint=tmp_path / "adapter", device="cpu", original_size=True)
+    assert full_size.observation_space == original.observation_space
+    assert full_size.reset(seed=0)[0].shape == (48, 40, 3)
+    start = original.reset(seed=3)[0]
+    assert full_size.reset(options={"frames": start[None]})[0].shape == (48, 40, 3)  # any size in, resized
+    bad = np.full(2, 5.0, dtype=np.float32) if env_id == "ToySquareBox-v0" else np.array([7, 0])
+    with pytest.raises(ValueError, match="is not in"):
+        env.step(bad)
+
+
+def test_unsupported_environments_get_a_clear_error(world_folder):
+    world = WorldModel.from_pretrained(world_folder)
+    with pytest.raises(ValueError, match="CartPole-v1: observations must be RGB images"):
+        adapt_env(world, "CartPole-v1", progress=False)
+    with pytest.raises(ValueError, match="ToyDictActions-v0: action space Dict.* is not supported"):
+        adapt_env(world, "ToyDictActions-v0", progress=False)
+
+
+def test_held_random_actions_fill_every_discrete_quota_and_cover_a_box():
+    policy = HeldRandomActions(gym.spaces.Discrete(5, start=1), per_action=7, seed=0)
+    drawn = [policy() for _ in range(35)]
+    assert sorted(set(drawn)) == [1, 2, 3, 4, 5] and all(drawn.count(a) == 7 for a in range(1, 6))
+    box = HeldRandomActions(gym.spaces.Box(-2, 2, (3,), dtype=np.float32), per_action=1, seed=0)
+    samples = np.stack([box() for _ in range(400)])
+    assert samples.min() < -1.5 and samples.max() > 1.5 and samples.dtype == np.float32
