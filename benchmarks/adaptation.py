@@ -1,14 +1,18 @@
-"""Adaptation benchmark: pretrained on 12 Procgen games, adapted to 4 held-out ones from few interactions.
+"""Adaptation benchmark: a pretrained world model adapted to environments it never saw, from few interactions.
 
+Procgen (issue: pretrained on 12 games, 4 held out):
     adaworld collect --out data/fewshot200 --games bigfish,fruitbot,ninja,starpilot --per-action 200 --split train
-    python benchmarks/adaptation.py --dataset data/fewshot200 \
-        --method adaworld=runs/hold12-latent/model:average --method adaworld-random=runs/hold12-latent/model:random \
+    python benchmarks/adaptation.py --dataset data/fewshot200 --per-action 100 \
+        --method adaworld=runs/hold12-latent/model --method adaworld-random=runs/hold12-latent/model:random \
         --method action-agnostic=runs/hold12-none/model --method vq=runs/hold12-vq/model \
-        --method flow=runs/hold12-flow/model --method scratch=runs/hold12-latent/model:scratch
+        --method flow=runs/hold12-flow/model --method scratch=runs/hold12-latent/model:scratch \
+        --data-methods adaworld --data-sizes 25 50 200
+Any Gymnasium pixel environment (the few-shot and test data are collected here):
+    python benchmarks/adaptation.py --env CarRacing-v3 --per-action 100 --method ... --out results/carracing
 
-Each method: the action table (averaged latent actions, or random rows), fine-tuned on N transitions per action
-from training levels; open-loop PSNR/SSIM at 10 and 20 steps on test-level clips after each number of
-fine-tuning steps. `--data-methods adaworld --data-sizes 25 50 200` repeats the named methods at other data sizes.
+Each method: the action map (averaged latent actions / fitted MLP, or random), fine-tuned on the few-shot data;
+open-loop PSNR/SSIM at 10 and 20 steps on test clips with their real actions after each number of fine-tuning
+steps. `--data-methods` repeats the named methods with the first N transitions of each action (discrete only).
 Writes adaptation.json (resumable: finished runs are skipped), adaptation.md and adaptation_curves.png to --out.
 """
 
@@ -18,38 +22,49 @@ import argparse
 import json
 from pathlib import Path
 
-from adaworld_gym.evaluation.adaptation_eval import (FINETUNE_STEPS, HELD_OUT_GAMES, AdaptationMethod, margins,
-                                                     markdown_tables, plot_curves, run_adaptation_benchmark)
+from adaworld_gym.evaluation.adaptation_eval import (FINETUNE_STEPS, HELD_OUT_GAMES, AdaptationMethod, env_task,
+                                                     margins, markdown_tables, plot_curves, procgen_task,
+                                                     run_adaptation_benchmark)
 from adaworld_gym.io import write_json
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
+from adaworld_gym.models.world_model import WorldModel
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", action="append", required=True, help="NAME=FOLDER[:average|random|scratch]")
-    parser.add_argument("--dataset", type=Path, required=True, help="few-shot dataset of the held-out games")
-    parser.add_argument("--games", default=",".join(HELD_OUT_GAMES))
+    parser.add_argument("--dataset", type=Path, help="few-shot dataset of Procgen games (all 15 actions)")
+    parser.add_argument("--games", default=",".join(HELD_OUT_GAMES), help="Procgen games of --dataset")
+    parser.add_argument("--env", action="append", default=[], help="Gymnasium env id instead of --dataset")
+    parser.add_argument("--env-kwargs", default="{}", help="JSON keyword arguments for every --env")
     parser.add_argument("--per-action", type=int, default=100)
     parser.add_argument("--steps", type=int, nargs="+", default=list(FINETUNE_STEPS))
     parser.add_argument("--data-methods", nargs="*", default=[])
     parser.add_argument("--data-sizes", type=int, nargs="*", default=[25, 50, 200])
-    parser.add_argument("--clips-per-game", type=int, default=16)
+    parser.add_argument("--clips", type=int, default=16, help="test clips per game")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--denoising-steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "adaptation")
     args = parser.parse_args()
+    if (args.dataset is None) == (not args.env):
+        parser.error("give either --dataset (Procgen) or --env")
     methods = [AdaptationMethod.parse(m) for m in args.method]
     print("settings:", json.dumps({**vars(args), "out": str(args.out), "dataset": str(args.dataset)}))
+    memory = WorldModel.from_pretrained(methods[0].world_model).memory
+    if args.dataset is not None:
+        tasks = [procgen_task(args.dataset, game, memory, args.clips, args.seed + g)
+                 for g, game in enumerate(args.games.split(","))]
+    else:
+        tasks = [env_task(env_id, json.loads(args.env_kwargs), args.per_action, memory, args.clips, args.seed)
+                 for env_id in args.env]
     path = args.out / "adaptation.json"
     report = json.loads(path.read_text()) if path.exists() else None
     report = run_adaptation_benchmark(
-        methods, args.dataset, tuple(args.games.split(",")), per_action=(args.per_action,),
-        data_methods=tuple(args.data_methods), data_sizes=tuple(args.data_sizes), steps=tuple(args.steps),
-        clips_per_game=args.clips_per_game, batch_size=args.batch_size,
-        sampler=SamplerConfig(num_steps=args.denoising_steps), seed=args.seed, device=args.device,
-        report=report, save=lambda r: write_json(path, r))
+        methods, tasks, args.per_action, data_methods=tuple(args.data_methods), data_sizes=tuple(args.data_sizes),
+        steps=tuple(args.steps), batch_size=args.batch_size, sampler=SamplerConfig(num_steps=args.denoising_steps),
+        seed=args.seed, device=args.device, report=report, save=lambda r: write_json(path, r))
     leader = methods[0].name
     report["margins_at_10_steps"] = margins(report, leader, tuple(m.name for m in methods[1:]))
     write_json(path, report)

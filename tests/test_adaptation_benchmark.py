@@ -34,7 +34,7 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     assert all(int((limited.observed & (limited.actions == a)).sum()) == 1 for a in range(15))
 
     command = [sys.executable, str(ROOT / "benchmarks" / "adaptation.py"), "--dataset", str(data), "--games", "ninja",
-               "--per-action", "3", "--steps", "0", "2", "--clips-per-game", "2", "--batch-size", "4",
+               "--per-action", "3", "--steps", "0", "2", "--clips", "2", "--batch-size", "4",
                "--denoising-steps", "1", "--data-methods", "adaworld", "--data-sizes", "1", "--out",
                str(tmp_path / "out"), "--method", f"adaworld={tmp_path / 'adaworld'}",
                "--method", f"agnostic={tmp_path / 'agnostic'}", "--method", f"scratch={tmp_path / 'adaworld'}:scratch"]

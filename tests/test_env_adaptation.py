@@ -109,3 +109,17 @@ def test_held_random_actions_fill_every_discrete_quota_and_cover_a_box():
     box = HeldRandomActions(gym.spaces.Box(-2, 2, (3,), dtype=np.float32), per_action=1, seed=0)
     samples = np.stack([box() for _ in range(400)])
     assert samples.min() < -1.5 and samples.max() > 1.5 and samples.dtype == np.float32
+
+
+def test_adaptation_benchmark_on_a_gymnasium_env(world_folder):
+    from adaworld_gym.evaluation.adaptation_eval import AdaptationMethod, env_task, run_adaptation_benchmark
+    from adaworld_gym.models.diffusion.sampler import SamplerConfig
+
+    task = env_task("ToySquareBox-v0", {}, samples_per_action=2, memory=6, clips=2, seed=0)
+    assert task.frames.shape == (2, 26, 3, 64, 64) and task.actions.shape == (2, 25, 2)
+    assert task.actions.abs().max() <= 1.0  # scaled to the Box's bounds
+    method = AdaptationMethod.parse(f"adaworld={world_folder}")
+    report = run_adaptation_benchmark([method], [task], per_action=2, steps=(0, 1), batch_size=2,
+                                      sampler=SamplerConfig(num_steps=1), progress=False)
+    run = report["runs"]["ToySquareBox-v0/adaworld/2"]
+    assert set(run) == {"0", "1"} and all(0 < run[s]["psnr"]["20"] <= 100 for s in run)

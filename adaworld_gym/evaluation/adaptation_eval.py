@@ -19,6 +19,7 @@ import torch
 
 from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot
+from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.evaluation.wm_eval import test_clips
 from adaworld_gym.models.diffusion.denoiser import Denoiser
@@ -84,40 +85,81 @@ def adapt_and_score(method: AdaptationMethod, data: FewShotData, space: gym.Spac
     return scores
 
 
-def run_adaptation_benchmark(methods: list[AdaptationMethod], dataset: str | Path, games: tuple[str, ...],
-                             per_action: tuple[int, ...] = (100,), data_methods: tuple[str, ...] = (),
-                             data_sizes: tuple[int, ...] = (), steps: tuple[int, ...] = FINETUNE_STEPS,
-                             clips_per_game: int = 16, batch_size: int = 32, lr: float = 1e-4,
+@dataclass
+class AdaptationTask:
+    """One environment to adapt to: its action space, few-shot data, and test clips with their actions."""
+
+    name: str
+    space: gym.Space
+    data: FewShotData
+    frames: torch.Tensor  # (C, K + max horizon, 3, H, W) uint8
+    actions: torch.Tensor  # (C, K + max horizon - 1, ...) as `actions_to_tensor` gives them
+    description: str = ""
+
+
+def procgen_task(dataset: str | Path, game: str, memory: int, clips: int, seed: int) -> AdaptationTask:
+    """Few-shot data of `game` from a dataset (all 15 actions, as the test clips are played with them) and
+    held-random test-level clips."""
+    data = load_few_shot(dataset, game, 15)
+    frames, actions = test_clips([game], clips, memory + max(HORIZONS), seed)
+    return AdaptationTask(game, gym.spaces.Discrete(15), data, frames, actions,
+                          "few-shot: training levels, uniform-random actions; test: levels 0-999, held-random play")
+
+
+def env_task(env_id: str, env_kwargs: dict[str, Any], samples_per_action: int, memory: int, clips: int,
+             seed: int) -> AdaptationTask:
+    """Few-shot data of a Gymnasium env (held-random actions, seed `seed`) and test clips cut from other
+    episodes played the same way (seed `seed + 10_000`)."""
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        check_pixel_env(env, env_id)
+        data, _ = collect_few_shot(env, samples_per_action, seed=seed, progress=False)
+        length = memory + max(HORIZONS)
+        # Twice the frames the clips need: episode ends leave pieces shorter than a clip.
+        per_action = -(-2 * clips * length // few_shot_steps(env.action_space, 1))
+        test, _ = collect_few_shot(env, per_action, seed=seed + 10_000, progress=False)
+    finally:
+        env.close()
+    picked = [(e, s) for e, f in enumerate(test.frames) for s in range(0, len(f) - length + 1, length)][:clips]
+    if len(picked) < clips:
+        raise ValueError(f"{env_id}: episodes too short for {clips} test clips of {length} frames")
+    first = [int(torch.nonzero(test.episode == e)[0]) for e, _ in picked]
+    frames = torch.stack([test.frames[e][s:s + length] for e, s in picked])
+    actions = torch.stack([test.actions[i + s:i + s + length - 1] for i, (_, s) in zip(first, picked)])
+    return AdaptationTask(env_id, env.action_space, data, frames, actions,
+                          f"few-shot and test: held-random actions, seeds {seed} and {seed + 10_000}")
+
+
+def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[AdaptationTask], per_action: int,
+                             data_methods: tuple[str, ...] = (), data_sizes: tuple[int, ...] = (),
+                             steps: tuple[int, ...] = FINETUNE_STEPS, batch_size: int = 32, lr: float = 1e-4,
                              scratch_lr: float = 3e-4, sampler: SamplerConfig | None = None, seed: int = 0,
                              device: str = "cpu", progress: bool = True,
                              report: dict[str, Any] | None = None, save=None) -> dict[str, Any]:
-    """Every method on every game at `per_action[0]` transitions per action, and the `data_methods` again at
-    each of `data_sizes`. Results accumulate in `report` (pass a loaded one to skip runs already done), and
-    `save(report)` is called after each run, so an interrupted benchmark resumes where it stopped."""
+    """Every method on every task with its few-shot data (`per_action` transitions per action), and the
+    `data_methods` again with the first `data_sizes` transitions of each action (discrete spaces only).
+    Results accumulate in `report` (pass a loaded one to skip runs already done), and `save(report)` is called
+    after each run, so an interrupted benchmark resumes where it stopped."""
     sampler = sampler or SamplerConfig()
     say = print if progress else (lambda *a: None)
     report = report or {}
-    report["settings"] = {"methods": [asdict(m) for m in methods], "dataset": str(dataset), "games": list(games),
-                          "per_action": per_action[0], "data_methods": list(data_methods),
-                          "data_sizes": list(data_sizes), "steps": list(steps), "clips_per_game": clips_per_game,
+    report["settings"] = {"methods": [asdict(m) for m in methods], "games": [t.name for t in tasks],
+                          "per_action": per_action, "data_methods": list(data_methods),
+                          "data_sizes": list(data_sizes), "steps": list(steps), "clips": len(tasks[0].frames),
                           "batch_size": batch_size, "lr": lr, "scratch_lr": scratch_lr, "sampler": asdict(sampler),
-                          "seed": seed, "horizons": list(HORIZONS), "test": "test levels 0-999, held-random play",
-                          "few_shot": "training levels, uniform-random actions"}
+                          "seed": seed, "horizons": list(HORIZONS), "data": {t.name: t.description for t in tasks}}
     runs = report.setdefault("runs", {})
-    for g, game in enumerate(games):
-        # The test clips are played with all 15 actions, so the few-shot data must have them too.
-        data_full = load_few_shot(dataset, game, 15)
-        world_k = WorldModel.from_pretrained(methods[0].world_model).memory
-        frames, actions = test_clips([game], clips_per_game, world_k + max(HORIZONS), seed + g)
-        jobs = [(m, per_action[0]) for m in methods]
-        jobs += [(m, n) for m in methods if m.name in data_methods for n in data_sizes if n != per_action[0]]
+    for task in tasks:
+        jobs = [(m, per_action) for m in methods]
+        if isinstance(task.space, gym.spaces.Discrete):
+            jobs += [(m, n) for m in methods if m.name in data_methods for n in data_sizes if n != per_action]
         for method, n in jobs:
-            key = f"{game}/{method.name}/{n}"
+            key = f"{task.name}/{method.name}/{n}"
             if key in runs:
                 continue
-            data = limit_per_action(data_full, n)
-            runs[key] = adapt_and_score(method, data, gym.spaces.Discrete(15), frames, actions, steps, batch_size, lr, scratch_lr,
-                                        sampler, seed, device, progress)
+            data = task.data if n == per_action else limit_per_action(task.data, n)
+            runs[key] = adapt_and_score(method, data, task.space, task.frames, task.actions, steps, batch_size, lr,
+                                        scratch_lr, sampler, seed, device, progress)
             say(f"{key}: " + ", ".join(f"{s}: {v['psnr']['10']:.2f}/{v['psnr']['20']:.2f} dB"
                                        for s, v in runs[key].items()))
             if save is not None:
