@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--data-sizes", type=int, nargs="*", default=[25, 50, 200])
     parser.add_argument("--clips", type=int, default=16, help="test clips per game")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4, help="denoiser learning rate (the action map: 10x)")
+    parser.add_argument("--scratch-lr", type=float, default=3e-4)
     parser.add_argument("--denoising-steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
@@ -63,7 +65,7 @@ def main() -> None:
     report = json.loads(path.read_text()) if path.exists() else None
     report = run_adaptation_benchmark(
         methods, tasks, args.per_action, data_methods=tuple(args.data_methods), data_sizes=tuple(args.data_sizes),
-        steps=tuple(args.steps), batch_size=args.batch_size, sampler=SamplerConfig(num_steps=args.denoising_steps),
+        steps=tuple(args.steps), batch_size=args.batch_size, lr=args.lr, scratch_lr=args.scratch_lr, sampler=SamplerConfig(num_steps=args.denoising_steps),
         seed=args.seed, device=args.device, report=report, save=lambda r: write_json(path, r))
     leader = methods[0].name
     report["margins_at_10_steps"] = margins(report, leader, tuple(m.name for m in methods[1:]))

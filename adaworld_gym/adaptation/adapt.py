@@ -8,12 +8,15 @@ of its transitions; the MLP of a continuous space fitted to the (action, latent)
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 import gymnasium as gym
@@ -98,17 +101,38 @@ def initial_action_map(world: WorldModel, data: FewShotData, space: gym.Space, i
     return action_map
 
 
+@contextmanager
+def _weights_of(module: nn.Module, source: nn.Module):
+    """Temporarily give `module` the weights of `source` (the EMA copy), restoring its own afterwards."""
+    own = {k: v.clone() for k, v in module.state_dict().items()}
+    module.load_state_dict(source.state_dict())
+    try:
+        yield
+    finally:
+        module.load_state_dict(own)
+
+
 def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps: int, batch_size: int,
              lr: float, seed: int = 0, progress: bool = True,
-             evaluate: Callable[[int], None] | None = None, evaluate_at: tuple[int, ...] = ()) -> list[float]:
-    """Train denoiser (at `lr`) and action map (at 10x) with the pretraining loss on the few-shot clips;
-    `evaluate(step)` is called (in eval mode) before the first step and after each step in `evaluate_at`."""
+             evaluate: Callable[[int], None] | None = None, evaluate_at: tuple[int, ...] = (),
+             ema_decay: float = 0.98) -> list[float]:
+    """Train denoiser (at `lr`) and action map (at 10x) with the pretraining loss on the few-shot clips; both end
+    with the exponential moving average of their weights. `evaluate(step)` is called (eval mode, EMA weights)
+    before the first step and after each step in `evaluate_at`."""
     k, device = world.memory, world.device
     with torch.no_grad():  # the autoencoder stays frozen: encode every frame once
         latents = [world.autoencoder.encode(f.to(device)) for f in data.frames]
     denoiser = world.denoiser
     optimizer = torch.optim.AdamW([{"params": denoiser.parameters(), "lr": lr},
                                    {"params": action_map.parameters(), "lr": 10 * lr}], weight_decay=0.0)
+    # A short warm-up: Adam's first steps move every weight by about the learning rate, whatever its gradient,
+    # which knocks a pretrained model off its minimum before the few-shot gradients mean anything.
+    warmup = max(1, min(50, steps // 10))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: min(1.0, (i + 1) / warmup))
+    # EMA weights: measured on ninja (100 steps, lr 1e-4), the raw fine-tuned weights lost 3.2 dB of 10-step
+    # open-loop PSNR, their EMA at 0.98 lost 0.4 dB (the pretrained models are EMA exports too).
+    trained = nn.ModuleDict({"denoiser": denoiser, "action_map": action_map})
+    ema = AveragedModel(trained, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
     generator = torch.Generator().manual_seed(seed)
     usable = torch.nonzero(data.observed).flatten()
     if evaluate is not None and 0 in evaluate_at:
@@ -129,10 +153,14 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(denoiser.parameters()) + list(action_map.parameters()), 1.0)
         optimizer.step()
+        schedule.step()
+        ema.update_parameters(trained)
         losses.append(float(loss.detach()))
         if evaluate is not None and step in evaluate_at:
             denoiser.eval()
-            evaluate(step)
+            with _weights_of(trained, ema.module):
+                evaluate(step)
+    trained.load_state_dict(ema.module.state_dict())
     denoiser.eval()
     return losses
 

@@ -26,6 +26,15 @@ from adaworld_gym.models.world_model import WorldModel
 MAX_START_FRAMES = 16
 
 
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """`gym.make`, with ale-py's Atari ids ("ALE/Breakout-v5") registered first (gymnasium no longer does it)."""
+    if env_id.startswith("ALE/"):
+        import ale_py
+
+        gym.register_envs(ale_py)
+    return gym.make(env_id, **(env_kwargs or {}))
+
+
 def check_pixel_env(env: gym.Env, name: str) -> tuple[int, int]:
     """Fail with what is supported unless observations are RGB images and the action space is supported;
     returns the original frame size (H, W)."""
@@ -120,7 +129,7 @@ def adapt_env(world: WorldModel, env_id: str, env_kwargs: dict[str, Any] | None 
               progress: bool = True) -> AdaptedSimulator:
     """Collect few-shot data from a registered Gymnasium environment and adapt `world` to it."""
     env_kwargs = dict(env_kwargs or {})
-    env = gym.make(env_id, **env_kwargs)
+    env = make_env(env_id, env_kwargs)
     try:
         height, width = check_pixel_env(env, env_id)
         data, starts = collect_few_shot(env, samples_per_action, world.resolution, seed, progress=progress)

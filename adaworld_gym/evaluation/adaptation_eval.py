@@ -19,7 +19,7 @@ import torch
 
 from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot
-from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps
+from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.evaluation.wm_eval import test_clips
 from adaworld_gym.models.diffusion.denoiser import Denoiser
@@ -110,7 +110,7 @@ def env_task(env_id: str, env_kwargs: dict[str, Any], samples_per_action: int, m
              seed: int) -> AdaptationTask:
     """Few-shot data of a Gymnasium env (held-random actions, seed `seed`) and test clips cut from other
     episodes played the same way (seed `seed + 10_000`)."""
-    env = gym.make(env_id, **env_kwargs)
+    env = make_env(env_id, env_kwargs)
     try:
         check_pixel_env(env, env_id)
         data, _ = collect_few_shot(env, samples_per_action, seed=seed, progress=False)
