@@ -9,6 +9,7 @@ from typing import Optional
 import numpy as np
 import typer
 
+from adaworld_gym.agents import PLAN_METHODS
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
 from adaworld_gym.data.policies import make_policy
@@ -338,6 +339,68 @@ def play_command(
     typer.echo(f"{session.steps} steps, {session.episodes} finished episodes; returns: "
                + ", ".join(f"{name} {returns}" for name, returns in session.returns.items())
                + (f"\nwrote {record}" if record and session.frames else ""))
+
+
+@app.command("find-scenes")
+def find_scenes_command(
+        out: Path = typer.Option(..., help="Folder; each game's scene set goes to OUT/<game>/."),
+        games: str = typer.Option("heist,jumper,maze,caveflyer", help="Comma-separated Procgen games."),
+        count: int = typer.Option(30, min=1, help="Scenes per game."),
+        start_level: int = typer.Option(0, min=0),
+        num_levels: int = typer.Option(1000, min=1, help="Levels searched (test levels 0-999 by default)."),
+        max_steps: int = typer.Option(20, min=1, help="The goal must be reachable within this many steps."),
+        max_nodes: int = typer.Option(20000, min=1, help="States searched per level at most."),
+        distribution_mode: str = typer.Option("hard")) -> None:
+    """Search test levels for planning scenes (start state, goal frame, shortest solution)."""
+    from adaworld_gym.agents.scenes import find_scenes, save_scenes
+
+    for game in games.split(","):
+        scenes = find_scenes(game, count, start_level, num_levels, max_steps, max_nodes, distribution_mode)
+        settings = {"game": game, "distribution_mode": distribution_mode, "max_steps": max_steps,
+                    "start_level": start_level, "num_levels": num_levels, "max_nodes": max_nodes}
+        folder = save_scenes(scenes, out / game, settings) if scenes else None
+        lengths = [s.length for s in scenes]
+        typer.echo(f"{game}: {len(scenes)} scenes (solution lengths {lengths})" + (f" -> {folder}" if folder else ""))
+
+
+@app.command("plan-bench")
+def plan_bench_command(
+        scenes: Path = typer.Option(..., help="Folder of scene sets (adaworld find-scenes --out)."),
+        adaworld: Optional[Path] = typer.Option(None, help="AdaWorld world model; default: the shipped one."),
+        agnostic: Optional[Path] = typer.Option(None, help="Action-agnostic world model (needed for that row)."),
+        methods: str = typer.Option(",".join(PLAN_METHODS), help="Comma-separated methods."),
+        scenes_per_game: int = typer.Option(30, min=1),
+        seeds: int = typer.Option(5, min=1),
+        samples_per_action: int = typer.Option(100, min=1),
+        finetune_steps: int = typer.Option(500, min=0),
+        batch_size: int = typer.Option(32, min=1),
+        device: str = typer.Option("cpu"),
+        out: Path = typer.Option(Path("results/planning"), help="plan_bench.json (resumable), .md, videos/.")) -> None:
+    """The Procgen planning benchmark: success % per game and method, mean +- standard error over seeds."""
+    from adaworld_gym.agents.plan_bench import PlanBenchConfig, markdown_table, run_plan_bench
+    from adaworld_gym.agents.scenes import load_scenes
+    from adaworld_gym.io import write_json
+    from adaworld_gym.weights import pretrained_path
+
+    folders = sorted(p.parent for p in scenes.glob("*/scenes.json"))
+    if not folders:
+        raise FileNotFoundError(f"{scenes}: no scene sets (run adaworld find-scenes --out {scenes})")
+    loaded = [load_scenes(f) for f in folders]
+    modes = {settings["distribution_mode"] for _, settings in loaded}
+    if len(modes) != 1:
+        raise ValueError(f"{scenes}: scene sets of different distribution modes {sorted(modes)}")
+    picked = [s for game_scenes, _ in loaded for s in game_scenes[:scenes_per_game]]
+    config = PlanBenchConfig(adaworld or pretrained_path("wm-cpu"), agnostic, tuple(methods.split(",")), seeds,
+                             samples_per_action, finetune_steps, batch_size, device=device)
+    path = out / "plan_bench.json"
+    report = json.loads(path.read_text()) if path.exists() else None
+    report = run_plan_bench(picked, modes.pop(), config, report, lambda r: write_json(path, r), out / "videos")
+    write_json(path, report)
+    table = markdown_table(report)
+    (out / "plan_bench.md").write_text(table + "\n")
+    reduced = report["settings"]["reduced"]
+    typer.echo(table + ("\nreduced run (below the protocol in: " + ", ".join(reduced) + ")" if reduced
+                        else "\nfull protocol"))
 
 
 def main() -> None:

@@ -99,7 +99,10 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
     space = env.action_space
     total = few_shot_steps(space, samples_per_action)
     policy = HeldRandomActions(space, samples_per_action, seed, max_hold)
-    frames, actions, rewards, ends, episode, step = [], [], [], [], [], []
+    # Gymnasium envs return an episode's last frame; Procgen's (`renders_final_frame = False`) repeat the one
+    # before, and the world model must not learn that transition.
+    renders_final = getattr(env.unwrapped, "renders_final_frame", True)
+    frames, actions, rewards, ends, episode, step, observed = [], [], [], [], [], [], []
     bar = tqdm(total=total, desc="collect", unit="step", disable=not progress)
     done = 0
     while done < total:
@@ -108,9 +111,9 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
         while done < total:
             action = policy()
             obs, reward, terminated, truncated, _ = env.step(action)
-            shown.append(resize_frame(obs, resolution))  # Gymnasium returns an episode's last frame: observed
+            shown.append(resize_frame(obs, resolution))
             actions.append(action), rewards.append(float(reward)), ends.append(bool(terminated))
-            episode.append(len(frames)), step.append(t)
+            episode.append(len(frames)), step.append(t), observed.append(renders_final or not (terminated or truncated))
             t, done = t + 1, done + 1
             bar.update()
             if terminated or truncated:
@@ -118,7 +121,7 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
         frames.append(torch.from_numpy(np.stack(shown)).permute(0, 3, 1, 2).contiguous())
     bar.close()
     data = FewShotData(frames, actions_to_tensor(space, np.stack(actions)), torch.tensor(rewards),
-                       torch.tensor(ends), torch.tensor(episode), torch.tensor(step), torch.ones(total, dtype=torch.bool))
+                       torch.tensor(ends), torch.tensor(episode), torch.tensor(step), torch.tensor(observed))
     starts = torch.stack([f[0] for f in frames[:MAX_START_FRAMES]]).permute(0, 2, 3, 1).contiguous()
     return data, starts
 
