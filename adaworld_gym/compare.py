@@ -13,7 +13,7 @@ from adaworld_gym.data.policies import make_policy
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.envs.world_model_env import AdaWorldProcgenEnv
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
-from adaworld_gym.io import write_json
+from adaworld_gym.io import save_figure, write_json
 from adaworld_gym.video import write_mp4
 
 
@@ -65,9 +65,6 @@ def write_compare(report: dict[str, Any], out: Path) -> dict[str, Path]:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     axes[0].plot(report["psnr_per_step"]), axes[0].set(title=f"{game}: PSNR sim vs real", xlabel="step", ylabel="dB")
     axes[1].plot(report["ssim_per_step"]), axes[1].set(title="SSIM sim vs real", xlabel="step")
-    fig.tight_layout()
-    plot = out / f"{game}_real_vs_sim.png"
-    fig.savefig(plot, dpi=100)
-    plt.close(fig)
+    plot = save_figure(fig, out / f"{game}_real_vs_sim.png")
     write_json(out / f"{game}_real_vs_sim.json", report)
     return {"video": video, "plot": plot, "json": out / f"{game}_real_vs_sim.json"}

@@ -39,3 +39,15 @@ def read_json(path: str | Path, what: str) -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: corrupt {what} ({err})") from err
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out, save (atomically, format from the suffix) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format=path.suffix.lstrip("."))
+    plt.close(fig)
+    return path

@@ -22,6 +22,7 @@ from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.evaluation.wm_eval import test_clips
+from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
@@ -213,11 +214,7 @@ def plot_curves(report: dict[str, Any], path: Path, horizon: str = "10") -> Path
                 ax.plot(s["steps"], [run[str(k)]["psnr"][horizon] for k in s["steps"]], marker="o", label=m["name"])
         ax.set(title=f"{game}: open-loop PSNR at {horizon} steps", xlabel="fine-tuning steps", ylabel="dB")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizon: str = "10") -> dict[str, Any]:

@@ -23,6 +23,7 @@ import torch
 from adaworld_gym.data.policies import UniformRandomPolicy
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES, TEST_LEVELS
+from adaworld_gym.io import save_figure
 from adaworld_gym.models.latent_action import LatentActionModel, control_options
 
 MOVES_NOOP = (1, 3, 5, 7, 4)  # LEFT, DOWN, UP, RIGHT, NOOP in Procgen's 15 combos
@@ -201,11 +202,7 @@ def latent_map(latents: np.ndarray, data: Transitions, games: list[str], path: P
         ax.legend(markerscale=3, fontsize=7, loc="best")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 600, ks: tuple[int, ...] = (4, 8, 12),

@@ -25,6 +25,7 @@ from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import TEST_LEVELS
 from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inverse_dynamics
 from adaworld_gym.evaluation.metrics import colour_histogram, mse, psnr_of_mse, ssim
+from adaworld_gym.io import save_figure, write_json
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
 
@@ -251,17 +252,11 @@ def plot_curves(report: dict[str, Any], path: Path) -> Path:
         axes[0, 2].set(title="colour histogram distance to real", xlabel="step", ylabel="total variation")
     for ax in axes[0]:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_wm_report(model_folders: dict[str, Path], out: Path, games: list[str], **kwargs: Any) -> dict[str, Any]:
     """Evaluate the world model folders and write wm_eval.json, wm_eval.md and wm_curves.png to `out`."""
-    from adaworld_gym.io import write_json
-
     models = {name: WorldModel.from_pretrained(folder) for name, folder in model_folders.items()}
     report = evaluate_world_models(models, games, **kwargs)
     report["settings"]["models"] = {name: str(folder) for name, folder in model_folders.items()}
