@@ -403,6 +403,29 @@ def plan_bench_command(
                         else "\nfull protocol"))
 
 
+@app.command("train-agent")
+def train_agent_command(
+        game: str = typer.Option(..., help="Procgen game."),
+        where: str = typer.Option("sim", "--in", help="sim (the learned simulator) or real (the real game)."),
+        out: Path = typer.Option(..., help="Run folder: tb/, agent/ (safetensors), evaluations.json."),
+        steps: int = typer.Option(100_000, min=1, help="Environment steps of training."),
+        num_envs: int = typer.Option(16, min=1),
+        actions: str = typer.Option("full"),
+        adapter: Optional[Path] = typer.Option(None, help="Simulator adapter; default: shipped."),
+        world_model: Optional[Path] = typer.Option(None, help="Simulator world model; default: shipped."),
+        eval_every: int = typer.Option(10_000, min=1, help="Real-game evaluation every this many steps."),
+        eval_levels: int = typer.Option(16, min=1, help="Test levels 0..N-1, one episode each."),
+        seed: int = typer.Option(0),
+        device: str = typer.Option("auto")) -> None:
+    """Train a PPO agent in the learned simulator or the real game, evaluated on the real game's test levels."""
+    from adaworld_gym.agents.train_agent import AgentConfig, train_agent
+
+    config = AgentConfig(game, out, where, steps, num_envs, actions, adapter, world_model, eval_every=eval_every,
+                         eval_levels=eval_levels, seed=seed, device=device)
+    history = train_agent(config)
+    typer.echo("real-game return: " + ", ".join(f"{h['real_return']:.2f} at {h['steps']}" for h in history))
+
+
 def main() -> None:
     """Console entry point: bad input ends with a one-line error naming the problem, not a traceback."""
     try:

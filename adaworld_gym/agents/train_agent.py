@@ -1,0 +1,141 @@
+"""`adaworld train-agent`: PPO (stable-baselines3) trained in the learned simulator or in the real game, and
+evaluated on the real game as it trains.
+
+Read top to bottom: build the training vector env (all copies stepped in one batched call, on Procgen's
+training levels), make PPO with its CNN policy, and every `eval_every` steps play the policy in the real game
+on a fixed set of test levels (one episode each), log the mean return to TensorBoard and save the policy
+(safetensors + JSON, never pickle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+
+from adaworld_gym.agents.sb3_vec import SameStepVecEnv
+from adaworld_gym.envs.procgen_games import TEST_LEVELS, TRAIN_LEVELS, check_game, episode_timeout
+from adaworld_gym.envs.procgen_vector import ProcgenRealVectorEnv
+from adaworld_gym.io import write_json
+from adaworld_gym.models.checkpoint import save_checkpoint
+
+AGENT_KIND = "ppo-agent"
+
+
+@dataclass
+class AgentConfig:
+    game: str
+    out: Path
+    where: str = "sim"  # "sim": AdaWorld-Procgen-v0; "real": ProcgenReal-v0
+    steps: int = 100_000
+    num_envs: int = 16
+    actions: str = "full"
+    adapter: Path | None = None  # sim only; default: the shipped one
+    world_model: Path | None = None
+    denoising_steps: int = 3
+    eval_every: int = 10_000
+    eval_levels: int = 16  # test levels 0..eval_levels-1, one episode each
+    eval_max_steps: int | None = None  # per evaluation episode; default Procgen's limit for the game
+    # PPO, as Procgen's baselines use it (fewer steps per rollout: a CPU-sized batch).
+    n_steps: int = 128
+    batch_size: int = 256
+    n_epochs: int = 3
+    learning_rate: float = 5e-4
+    gamma: float = 0.999
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.01
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_game(self.game)
+        if self.where not in ("sim", "real"):
+            raise ValueError(f"where must be 'sim' or 'real', got {self.where!r}")
+
+
+def training_env(config: AgentConfig) -> SameStepVecEnv:
+    start, num = TRAIN_LEVELS
+    if config.where == "real":
+        env = ProcgenRealVectorEnv(config.num_envs, config.game, start_level=start, num_levels=num,
+                                   actions=config.actions)
+    else:
+        from adaworld_gym.envs.world_model_env import AdaWorldProcgenVectorEnv
+
+        env = AdaWorldProcgenVectorEnv(config.num_envs, config.game, actions=config.actions, adapter=config.adapter,
+                                       world_model=config.world_model, denoising_steps=config.denoising_steps,
+                                       start_level=start, num_levels=num, device=config.device)
+    vec = SameStepVecEnv(env)
+    vec.seed(config.seed)
+    return vec
+
+
+def real_return(model: PPO, game: str, actions: str, levels: int, max_steps: int, seed: int = 0) -> float:
+    """Mean return of one episode on each of test levels 0..levels-1 in the real game."""
+    start, _ = TEST_LEVELS
+    returns = np.zeros(levels)
+    for level in range(start, start + levels):  # one env per level: every level is played exactly once
+        env = ProcgenRealVectorEnv(1, game, start_level=level, num_levels=1, actions=actions)
+        obs, _ = env.reset(seed=seed)
+        for _ in range(max_steps):
+            action, _ = model.predict(obs, deterministic=False)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            returns[level - start] += float(reward[0])
+            if terminated[0] or truncated[0]:
+                break
+        env.close()
+    return float(returns.mean())
+
+
+def save_agent(model: PPO, folder: Path, config: AgentConfig, metadata: dict[str, Any]) -> Path:
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    state, stored = {}, set()
+    for key, tensor in model.policy.state_dict().items():
+        if tensor.data_ptr() not in stored:  # the shared CNN appears under three names: store it once
+            stored.add(tensor.data_ptr())
+            state[key] = tensor
+    return save_checkpoint(folder, AGENT_KIND, record, state, metadata)
+
+
+class RealGameEvaluation(BaseCallback):
+    """Every `eval_every` environment steps: real-game return on the test levels, TensorBoard, a checkpoint."""
+
+    def __init__(self, config: AgentConfig):
+        super().__init__()
+        self.config, self.history, self.next_eval = config, [], 0
+        self.max_steps = config.eval_max_steps or episode_timeout(config.game, "hard")
+
+    def evaluate(self) -> None:
+        c = self.config
+        value = real_return(self.model, c.game, c.actions, c.eval_levels, self.max_steps, c.seed)
+        self.history.append({"steps": int(self.num_timesteps), "real_return": value})
+        self.logger.record("eval/real_return", value)
+        self.logger.dump(self.num_timesteps)
+        save_agent(self.model, c.out / "agent", c, {"steps": int(self.num_timesteps), "real_return": value})
+        write_json(c.out / "evaluations.json", self.history)
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_eval:
+            self.evaluate()
+            self.next_eval += self.config.eval_every
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.history[-1]["steps"] != self.num_timesteps:
+            self.evaluate()
+
+
+def train_agent(config: AgentConfig, progress: bool = True) -> list[dict[str, Any]]:
+    """Train; returns the real-game evaluations [{"steps", "real_return"}, ...] (also in OUT/evaluations.json)."""
+    env = training_env(config)
+    model = PPO("CnnPolicy", env, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
+                learning_rate=config.learning_rate, gamma=config.gamma, gae_lambda=config.gae_lambda,
+                ent_coef=config.ent_coef, seed=config.seed, device=config.device, verbose=0,
+                tensorboard_log=str(config.out / "tb"))
+    callback = RealGameEvaluation(config)
+    model.learn(config.steps, callback=callback, progress_bar=progress)
+    env.close()
+    return callback.history
