@@ -25,7 +25,7 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     for kind, folder in (("latent_action", "adaworld"), ("none", "agnostic")):
         condition = make_condition(kind, LatentActionModel(lam_preset("tiny")), dim=32)
         WorldModel(autoencoder, Denoiser(denoiser_preset("tiny")), condition).save_pretrained(tmp_path / folder)
-    data = collect(CollectConfig(out=tmp_path / "fewshot", games=["ninja"], per_action=3, split="train"),
+    data = collect(CollectConfig(out=tmp_path / "fewshot", games=["ninja"], per_action=4, split="train"),
                    progress=False).root
 
     few = load_few_shot(data, "ninja", 15)
@@ -47,6 +47,9 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     assert adaworld["0"] != adaworld["2"]  # fine-tuning changed the model
     assert report["runs"]["ninja/scratch/3"]["0"] != adaworld["0"]  # a fresh denoiser, not the pretrained one
     assert set(report["margins_at_10_steps"]["ninja"]) == {"agnostic", "scratch"}
+    # The dataset holds 4 per action; the runs used the first 3 (and 1) of each of the 15 actions.
+    assert report["transitions"]["ninja/adaworld/3"] <= 45 and report["transitions"]["ninja/adaworld/1"] <= 15
+    assert report["transitions"]["ninja/adaworld/3"] > report["transitions"]["ninja/adaworld/1"] >= 13
     assert "| ninja | scratch |" in (tmp_path / "out" / "adaptation.md").read_text()
 
     # A rerun skips finished runs: a marked result survives it.

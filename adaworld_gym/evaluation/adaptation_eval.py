@@ -149,7 +149,7 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
                           "data_sizes": list(data_sizes), "steps": list(steps), "clips": len(tasks[0].frames),
                           "batch_size": batch_size, "lr": lr, "scratch_lr": scratch_lr, "sampler": asdict(sampler),
                           "seed": seed, "horizons": list(HORIZONS), "data": {t.name: t.description for t in tasks}}
-    runs = report.setdefault("runs", {})
+    runs, transitions = report.setdefault("runs", {}), report.setdefault("transitions", {})
     for task in tasks:
         jobs = [(m, per_action) for m in methods]
         if isinstance(task.space, gym.spaces.Discrete):
@@ -158,9 +158,11 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
             key = f"{task.name}/{method.name}/{n}"
             if key in runs:
                 continue
-            data = task.data if n == per_action else limit_per_action(task.data, n)
+            # A Procgen dataset may hold more than `per_action` transitions per action: take the first n.
+            data = limit_per_action(task.data, n) if isinstance(task.space, gym.spaces.Discrete) else task.data
             runs[key] = adapt_and_score(method, data, task.space, task.frames, task.actions, steps, batch_size, lr,
                                         scratch_lr, sampler, seed, device, progress)
+            transitions[key] = int(data.observed.sum())  # what the world model was fine-tuned on
             say(f"{key}: " + ", ".join(f"{s}: {v['psnr']['10']:.2f}/{v['psnr']['20']:.2f} dB"
                                        for s, v in runs[key].items()))
             if save is not None:
