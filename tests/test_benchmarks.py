@@ -32,3 +32,14 @@ def test_rollout_speed_quick(tmp_path):
     report = json.loads((tmp_path / "rollout_speed.json").read_text())
     assert report["settings"]["seed"] == 0 and [r["batch"] for r in report["rows"]] == [1, 4]
     assert all(r["world_model_fps"] > 0 and r["procgen_fps"] > 0 for r in report["rows"])
+
+
+def test_rl_imagination_quick(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rl_imagination.py"), "--quick", "--device", "cpu",
+                    "--out", str(tmp_path)], check=True, capture_output=True)
+    report = json.loads((tmp_path / "rl.json").read_text())
+    assert set(report["results"]) == {"bigfish/random", "bigfish/64/sim", "bigfish/64/real", "bigfish/64/real x10"}
+    assert report["results"]["bigfish/64/sim"]["real_interactions"] == 60  # 4 steps of each of 15 actions
+    assert report["results"]["bigfish/64/real x10"]["training_steps"] == 640
+    assert (tmp_path / "adapters" / "bigfish-64" / "config.json").is_file()
+    assert "| bigfish |" in (tmp_path / "rl.md").read_text() and (tmp_path / "rl_curves.png").stat().st_size > 0
