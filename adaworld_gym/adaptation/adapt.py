@@ -94,8 +94,8 @@ def initial_action_map(world: WorldModel, data: FewShotData, space: gym.Space, i
     torch.manual_seed(seed)
     action_map = make_action_map(space, world.condition.dim).to(world.device)
     # Action-agnostic: its condition is always zero, nothing to start from; random, as the paper's comparison.
-    if init == "average" and world.condition.kind != "none":
-        seen = torch.nonzero(data.observed).flatten()
+    seen = torch.nonzero(data.observed).flatten()
+    if init == "average" and world.condition.kind != "none" and len(seen):
         labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in seen.split(256)])
         action_map.initialise(data.actions[seen], labels.to(world.device))
     return action_map
@@ -135,6 +135,9 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
     ema = AveragedModel(trained, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
     generator = torch.Generator().manual_seed(seed)
     usable = torch.nonzero(data.observed).flatten()
+    if steps and not len(usable):
+        raise ValueError("no few-shot transition shows its next frame (every episode ended at its first step): "
+                         "nothing to fine-tune on; collect more steps or use --no-finetune")
     if evaluate is not None and 0 in evaluate_at:
         evaluate(0)
     losses = []
