@@ -123,3 +123,16 @@ def test_adaptation_benchmark_on_a_gymnasium_env(world_folder):
                                       sampler=SamplerConfig(num_steps=1), progress=False)
     run = report["runs"]["ToySquareBox-v0/adaworld/2"]
     assert set(run) == {"0", "1"} and all(0 < run[s]["psnr"]["20"] <= 100 for s in run)
+
+
+def test_fine_tuning_without_any_rendered_next_frame_is_a_clear_error(world_folder):
+    from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_map
+
+    world = WorldModel.from_pretrained(world_folder)
+    # Two one-step episodes whose next frames were never rendered (Procgen ending at the first step).
+    frames = [torch.zeros(2, 3, 64, 64, dtype=torch.uint8) for _ in range(2)]
+    data = FewShotData(frames, torch.tensor([0, 1]), torch.ones(2), torch.ones(2, dtype=torch.bool),
+                       torch.tensor([0, 1]), torch.tensor([0, 0]), torch.zeros(2, dtype=torch.bool))
+    action_map = initial_action_map(world, data, gym.spaces.Discrete(2))  # random rows: nothing to average
+    with pytest.raises(ValueError, match="no few-shot transition shows its next frame"):
+        finetune(world, action_map, data, steps=2, batch_size=2, lr=1e-4, progress=False)
