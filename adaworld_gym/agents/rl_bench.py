@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from adaworld_gym.adaptation.adapt import adapt
-from adaworld_gym.agents.train_agent import AgentConfig, train_agent
+from adaworld_gym.agents.train_agent import AgentConfig, real_return, train_agent
 from adaworld_gym.data import CollectConfig, collect
-from adaworld_gym.envs.procgen_games import TEST_LEVELS, episode_timeout
-from adaworld_gym.envs.procgen_vector import ProcgenRealVectorEnv
+from adaworld_gym.envs.procgen_games import episode_timeout
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.weights import pretrained_path
 
@@ -42,22 +41,6 @@ class RLBenchConfig:
     evaluations: int = 5  # real-game evaluations along each training run
     seed: int = 0
     device: str = "auto"
-
-
-def random_return(game: str, levels: int, max_steps: int, seed: int) -> float:
-    """Mean return of uniform random play, one episode on each of test levels 0..levels-1."""
-    rng, returns = np.random.default_rng(seed), []
-    for level in range(TEST_LEVELS[0], TEST_LEVELS[0] + levels):
-        env = ProcgenRealVectorEnv(1, game, start_level=level, num_levels=1)
-        env.reset(seed=seed)
-        total = 0.0
-        for _ in range(max_steps):
-            _, reward, terminated, truncated, _ = env.step(rng.integers(15, size=1))
-            total += float(reward[0])
-            if terminated[0] or truncated[0]:
-                break
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 def adapted_simulator(config: RLBenchConfig, game: str, budget: int, progress: bool) -> Path:
@@ -85,7 +68,10 @@ def run_rl_bench(config: RLBenchConfig, report: dict[str, Any] | None = None, sa
     for game in config.games:
         max_steps = config.eval_max_steps or episode_timeout(game, "hard")
         if f"{game}/random" not in results:
-            results[f"{game}/random"] = {"real_return": random_return(game, config.eval_levels, max_steps, config.seed)}
+            rng = np.random.default_rng(config.seed)
+            uniform = lambda obs: rng.integers(15, size=1)
+            results[f"{game}/random"] = {"real_return": real_return(uniform, game, "full", config.eval_levels,
+                                                                    max_steps, config.seed)}
         for budget in config.budgets:
             arms = {"sim": ("sim", config.sim_steps_per_budget * budget), "real": ("real", budget),
                     "real x10": ("real", 10 * budget)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from stable_baselines3 import PPO
@@ -73,16 +73,17 @@ def training_env(config: AgentConfig) -> SameStepVecEnv:
     return vec
 
 
-def real_return(model: PPO, game: str, actions: str, levels: int, max_steps: int, seed: int = 0) -> float:
-    """Mean return of one episode on each of test levels 0..levels-1 in the real game."""
+def real_return(act: Callable[[np.ndarray], np.ndarray], game: str, actions: str, levels: int, max_steps: int,
+                seed: int = 0) -> float:
+    """Mean return of `act` (observations (1, 64, 64, 3) -> actions (1,)) over one episode on each of test
+    levels 0..levels-1 in the real game."""
     start, _ = TEST_LEVELS
     returns = np.zeros(levels)
     for level in range(start, start + levels):  # one env per level: every level is played exactly once
         env = ProcgenRealVectorEnv(1, game, start_level=level, num_levels=1, actions=actions)
         obs, _ = env.reset(seed=seed)
         for _ in range(max_steps):
-            action, _ = model.predict(obs, deterministic=False)
-            obs, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
             returns[level - start] += float(reward[0])
             if terminated[0] or truncated[0]:
                 break
@@ -110,7 +111,8 @@ class RealGameEvaluation(BaseCallback):
 
     def evaluate(self) -> None:
         c = self.config
-        value = real_return(self.model, c.game, c.actions, c.eval_levels, self.max_steps, c.seed)
+        policy = lambda obs: self.model.predict(obs, deterministic=False)[0]
+        value = real_return(policy, c.game, c.actions, c.eval_levels, self.max_steps, c.seed)
         self.history.append({"steps": int(self.num_timesteps), "real_return": value})
         self.logger.record("eval/real_return", value)
         self.logger.dump(self.num_timesteps)

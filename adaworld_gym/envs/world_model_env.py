@@ -1,7 +1,7 @@
 """Learned simulators as Gymnasium environments.
 
 - `AdaWorld-Procgen-v0`: a Procgen game, with the real game's spaces; `reset()` starts from a real level's first
-  frame (drawn from a pool of `start_pool` level starts the real game renders once, when the env is made).
+  frame (drawn from a pool of START_POOL level starts the real game renders once, when the env is made).
 - `AdaWorld-v0`: any environment adapted with `adaworld adapt --env` (its checkpoint holds a few real first
   frames to start from), with exactly the original action space.
 
@@ -24,10 +24,10 @@ from gymnasium.vector.utils import batch_space
 
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.data.sources import resize_frame
-from adaworld_gym.io import read_json
 from adaworld_gym.envs.procgen_batch import FRAME_SHAPE, ProcgenBatch
 from adaworld_gym.envs.procgen_games import check_game, episode_timeout
 from adaworld_gym.envs.rendering import HumanWindow
+from adaworld_gym.io import read_json
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import RolloutState, WorldModel
 from adaworld_gym.weights import pretrained_path

@@ -20,8 +20,7 @@ import torch
 from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
-from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
-from adaworld_gym.evaluation.wm_eval import test_clips
+from adaworld_gym.evaluation.wm_eval import horizon_scores, test_clips
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
@@ -64,10 +63,8 @@ def open_loop_actions(world: WorldModel, action_map: ActionMap, frames: torch.Te
     with torch.no_grad():  # action maps take a batch of actions: (B,) or (B, D)
         conditions = action_map(future.flatten(0, 1).to(world.device)).reshape(len(future), steps, -1)
     imagined = world.rollout(frames[:, :k], conditions, sampler, seed=seed)
-    real = frames[:, k:k + steps]
-    per_step_mse, per_step_ssim = mse(imagined, real).mean(dim=0), ssim(imagined, real).mean(dim=0)
-    return {"psnr": {str(h): psnr_of_mse(float(per_step_mse[h - 1])) for h in horizons},
-            "ssim": {str(h): float(per_step_ssim[h - 1]) for h in horizons}}
+    scores = horizon_scores(imagined, frames[:, k:k + steps], horizons)
+    return {"psnr": scores["psnr"], "ssim": scores["ssim"]}
 
 
 def adapt_and_score(method: AdaptationMethod, data: FewShotData, space: gym.Space, frames: torch.Tensor,

@@ -70,16 +70,21 @@ def imagine_future(model: WorldModel, clips: torch.Tensor, steps: int, sampler: 
     return imagined, clips[:, k:k + steps]
 
 
-def open_loop(model: WorldModel, clips: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
-              seed: int = 0, batch_size: int = 64) -> dict[str, Any]:
-    """Open-loop PSNR/SSIM at the given horizons (see `imagine_future`)."""
-    imagined, real = imagine_future(model, clips, max(horizons), sampler, seed, batch_size)
+def horizon_scores(imagined: torch.Tensor, real: torch.Tensor, horizons: tuple[int, ...]) -> dict[str, Any]:
+    """PSNR (of the mean squared error over all clips) and mean SSIM at each horizon, and PSNR at every step, of
+    rollouts (N, T, 3, H, W) against the real frames."""
     per_step_mse = mse(imagined, real).mean(dim=0)
     per_step_ssim = ssim(imagined, real).mean(dim=0)
     return {"psnr": {str(h): psnr_of_mse(float(per_step_mse[h - 1])) for h in horizons},
             "ssim": {str(h): float(per_step_ssim[h - 1]) for h in horizons},
-            "psnr_per_step": [psnr_of_mse(float(v)) for v in per_step_mse],
-            "imagined": imagined}
+            "psnr_per_step": [psnr_of_mse(float(v)) for v in per_step_mse]}
+
+
+def open_loop(model: WorldModel, clips: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
+              seed: int = 0, batch_size: int = 64) -> dict[str, Any]:
+    """Open-loop PSNR/SSIM at the given horizons (see `imagine_future`)."""
+    imagined, real = imagine_future(model, clips, max(horizons), sampler, seed, batch_size)
+    return {**horizon_scores(imagined, real, horizons), "imagined": imagined}
 
 
 def teacher_forced(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
