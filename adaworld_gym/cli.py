@@ -127,6 +127,11 @@ def train_lam_command(
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         beta: Optional[float] = typer.Option(None, help="KL weight (default 2e-4, as in the paper)."),
         quantizer: Optional[str] = typer.Option(None, help="gaussian (AdaWorld) or vq (Genie-style baseline)."),
+        change_weight: Optional[float] = typer.Option(
+            None, min=0.0, help="Extra loss weight on pixels that change between the two frames (preset default)."),
+        decoder: Optional[str] = typer.Option(None, help="transformer (the paper) or unet (preset default)."),
+        kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
+        kl_warmup_steps: int = typer.Option(2000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.999, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
         seed: int = typer.Option(0)) -> None:
@@ -135,8 +140,9 @@ def train_lam_command(
 
     names = _parse_games(games)
     config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
-                            datasets=dataset or None, beta=beta, quantizer=quantizer, ema_decay=ema_decay,
-                            num_workers=num_workers, seed=seed)
+                            datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
+                            decoder=decoder, kl_free_steps=kl_free_steps, kl_warmup_steps=kl_warmup_steps,
+                            ema_decay=ema_decay, num_workers=num_workers, seed=seed)
     typer.echo(f"exported {train_lam(config)}")
 
 

@@ -42,9 +42,9 @@ def test_patchify_round_trip_and_layout():
     assert torch.equal(patchify(x, 8)[0, 1].reshape(8, 8, 3), x[0, :, 0:8, 8:16].permute(1, 2, 0))
 
 
-@pytest.mark.parametrize("quantizer", ["gaussian", "vq"])
-def test_shapes(quantizer):
-    model = LatentActionModel(preset("tiny", quantizer=quantizer)).eval()
+@pytest.mark.parametrize("quantizer,decoder", [("gaussian", "transformer"), ("vq", "transformer"), ("gaussian", "unet")])
+def test_shapes(quantizer, decoder):
+    model = LatentActionModel(preset("tiny", quantizer=quantizer, decoder=decoder)).eval()
     video = torch.randint(0, 256, (2, 5, 3, 64, 64), dtype=torch.uint8)
     latents = model.encode(video)
     assert latents.shape == (2, 4, 32)
@@ -90,8 +90,25 @@ def test_kl_responds_to_beta():
     assert kl[1e-1] < 0.2 * kl[1e-6], kl
 
 
-def test_save_load_round_trip_and_mismatches(tmp_path):
-    model = LatentActionModel(preset("tiny")).eval()
+def test_change_weight_puts_the_loss_on_changed_pixels():
+    pairs, _ = moving_square_pairs(3)
+    model = LatentActionModel(preset("tiny", change_weight=9.0))
+    weights = model.change_weights(frames_to_float(pairs))
+    assert weights.shape == (3, 1, 64, 64)
+    assert torch.allclose(weights.mean(dim=(1, 2, 3)), torch.ones(3))
+    changed = (pairs[:, 1] != pairs[:, 0]).any(dim=1, keepdim=True)
+    assert torch.allclose(weights[changed] / weights[~changed].max(), torch.tensor(10.0))
+    # A fresh decoder predicts f_t, so its whole error sits on the changed pixels: ~8.8x a plain mean here.
+    out = model.train()(pairs)
+    reconstruction = out.losses["loss"] - model.config.beta * out.losses["kl"]
+    assert float(reconstruction) > 5 * float(out.losses["mse"])
+    with pytest.raises(ValueError, match="change_weight must be >= 0"):
+        preset("tiny", change_weight=-1.0)
+
+
+@pytest.mark.parametrize("decoder", ["transformer", "unet"])
+def test_save_load_round_trip_and_mismatches(tmp_path, decoder):
+    model = LatentActionModel(preset("tiny", decoder=decoder)).eval()
     pairs, _ = moving_square_pairs(4)
     model.save_pretrained(tmp_path / "exact", {"games": ["maze"]}, dtype=None)
     model.save_pretrained(tmp_path / "half", {"games": ["maze"]})
@@ -102,6 +119,7 @@ def test_save_load_round_trip_and_mismatches(tmp_path):
         reference = model.encode_pairs(pairs)[1]
         assert torch.equal(exact.encode_pairs(pairs)[1], reference)
         assert torch.allclose(half.encode_pairs(pairs)[1], reference, atol=1e-2)
+        assert torch.equal(exact.decode(pairs[:, 0], reference), model.decode(pairs[:, 0], reference))
     with pytest.raises(CheckpointError, match="resolution: checkpoint has 64, expected 32"):
         LatentActionModel.from_pretrained(tmp_path / "exact", resolution=32)
     with pytest.raises(CheckpointError, match="latent_dim: checkpoint has 32, expected 16"):

@@ -24,6 +24,7 @@ from adaworld_gym.models.transformer import (SpatialBlock, SpatioTemporalBlock, 
 
 CHECKPOINT_KIND = "latent-action-model"
 QUANTIZERS = ("gaussian", "vq")
+DECODERS = ("transformer", "unet")
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,23 @@ class LatentActionConfig:
     # encoder see motion from the first steps (a toy direction probe learned in <150 steps instead of ~400),
     # before the KL term can collapse an uninformative latent to the prior.
     frame_difference: bool = True
+    # Extra weight on the pixels that change between f_t and f_t+1 in the reconstruction loss (each pair's
+    # weights are normalised to mean 1). Not in the paper; at 64x64 a Procgen agent's move changes ~10-20 of
+    # 4096 pixels, so under a plain mean the bottleneck spends its few nats on scrolling and enemies instead.
+    change_weight: float = 0.0
+    # "transformer" (the paper: spatial blocks over f_t's patches plus the latent) or "unet" (a small diffusers
+    # UNet2DModel over f_t's pixels, the latent added to its embedding). Not in the paper; see the README.
+    decoder: str = "transformer"
+    unet_widths: tuple[int, ...] = (16, 32, 64)  # "unet" decoder only
 
     def __post_init__(self) -> None:
         if self.quantizer not in QUANTIZERS:
             raise ValueError(f"unknown quantizer {self.quantizer!r}; choose one of {QUANTIZERS}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}; choose one of {DECODERS}")
+        object.__setattr__(self, "unet_widths", tuple(self.unet_widths))  # JSON gives a list
+        if self.change_weight < 0:
+            raise ValueError(f"change_weight must be >= 0, got {self.change_weight}")
         if self.resolution % self.patch_size:
             raise ValueError(f"resolution {self.resolution} is not a multiple of patch_size {self.patch_size}")
 
@@ -97,14 +111,28 @@ class LatentActionModel(nn.Module):
             self.to_latent = nn.Linear(c.width, c.latent_dim)
             self.codebook = nn.Embedding(c.num_codes, c.latent_dim)
             nn.init.uniform_(self.codebook.weight, -1.0 / c.num_codes, 1.0 / c.num_codes)
-        # Decoder: f_t's patches, each plus the projected latent action.
-        self.decoder_patches = nn.Linear(patch_dim, c.width)
-        self.latent_proj = nn.Linear(c.latent_dim, c.width)
-        self.decoder = nn.ModuleList(SpatialBlock(c.width, c.heads) for _ in range(c.decoder_depth))
-        self.decoder_norm = nn.LayerNorm(c.width)
-        self.to_pixels = nn.Linear(c.width, patch_dim)
-        nn.init.zeros_(self.to_pixels.weight)  # start as "nothing changes": the prediction is f_t
-        nn.init.zeros_(self.to_pixels.bias)
+        if c.decoder == "transformer":
+            # Decoder: f_t's patches, each plus the projected latent action.
+            self.decoder_patches = nn.Linear(patch_dim, c.width)
+            self.latent_proj = nn.Linear(c.latent_dim, c.width)
+            self.decoder = nn.ModuleList(SpatialBlock(c.width, c.heads) for _ in range(c.decoder_depth))
+            self.decoder_norm = nn.LayerNorm(c.width)
+            self.to_pixels = nn.Linear(c.width, patch_dim)
+            out_layer = self.to_pixels
+        else:
+            from diffusers import UNet2DModel
+
+            depth = len(c.unet_widths)
+            self.unet = UNet2DModel(
+                sample_size=c.resolution, in_channels=3, out_channels=3, block_out_channels=c.unet_widths,
+                layers_per_block=1, down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
+                norm_num_groups=8, add_attention=False, class_embed_type="identity")
+            # The latent action enters where a diffusion UNet's class label would: added to its (fixed) time
+            # embedding, which every residual block adds to its features.
+            self.latent_proj = nn.Linear(c.latent_dim, c.unet_widths[0] * 4)
+            out_layer = self.unet.conv_out
+        nn.init.zeros_(out_layer.weight)  # start as "nothing changes": the prediction is f_t
+        nn.init.zeros_(out_layer.bias)
         self.metadata: dict[str, Any] = {}  # what a loaded checkpoint says about its training
 
     def _check_frames(self, frames: torch.Tensor, frames_dim: int) -> None:
@@ -153,12 +181,18 @@ class LatentActionModel(nn.Module):
             raise ValueError(f"expected latent actions of shape ({frame.shape[0]}, {self.config.latent_dim}), "
                              f"got {tuple(latent.shape)}")
         frame = frames_to_float(frame)
+        # Predict the change from f_t: most pixels do not move, and this starts training from the identity.
+        return (frame + self._decode_change(frame, latent)).clamp(0.0, 1.0)
+
+    def _decode_change(self, frame: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        if self.config.decoder == "unet":
+            timestep = torch.zeros(frame.shape[0], device=frame.device)
+            return self.unet(frame * 2 - 1, timestep, class_labels=self.latent_proj(latent)).sample
         p, r = self.config.patch_size, self.config.resolution
         x = self.decoder_patches(patchify(frame, p)) + self.positions + self.latent_proj(latent)[:, None]
         for block in self.decoder:
             x = block(x)
-        # Predict the change from f_t: most pixels do not move, and this starts training from the identity.
-        return (frame + unpatchify(self.to_pixels(self.decoder_norm(x)), p, r, r)).clamp(0.0, 1.0)
+        return unpatchify(self.to_pixels(self.decoder_norm(x)), p, r, r)
 
     def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0) -> LatentActionOutput:
         """Training pass on (B, 2, 3, H, W) pairs: sampled latent, prediction of f_t+1 and the loss terms.
@@ -166,12 +200,21 @@ class LatentActionModel(nn.Module):
         latent, mean, terms = self.encode_pairs(pairs, sample=self.training)
         pairs = frames_to_float(pairs)
         prediction = self.decode(pairs[:, 0], latent)
-        mse = F.mse_loss(prediction, pairs[:, 1])
+        error = (prediction - pairs[:, 1]).pow(2)
+        mse = error.mean()
+        reconstruction = (error * self.change_weights(pairs)).mean() if self.config.change_weight else mse
         if self.config.quantizer == "gaussian":
-            loss = mse + kl_scale * self.config.beta * terms["kl"]
+            loss = reconstruction + kl_scale * self.config.beta * terms["kl"]
         else:
-            loss = mse + terms["vq"]
+            loss = reconstruction + terms["vq"]
         return LatentActionOutput(prediction, latent, mean, {"loss": loss, "mse": mse, **terms})
+
+    def change_weights(self, pairs: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) loss weights, 1 + change_weight where any channel differs between f_t and f_t+1,
+        scaled to mean 1 per pair so the loss stays on the scale of a plain MSE."""
+        changed = (pairs[:, 1] - pairs[:, 0]).abs().amax(dim=1, keepdim=True) > 1.5 / 255
+        weights = 1.0 + self.config.change_weight * changed.float()
+        return weights / weights.mean(dim=(2, 3), keepdim=True)
 
     @torch.no_grad()
     def encode(self, frames: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

@@ -27,6 +27,8 @@ class LamTrainConfig(TrainerConfig):
     kl_warmup_steps: int = 2000
     beta: float | None = None
     quantizer: str | None = None
+    change_weight: float | None = None
+    decoder: str | None = None
 
 
 def kl_scale(step: int, config: LamTrainConfig) -> float:
@@ -76,7 +78,8 @@ class LamTask:
 
 def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
-    model_config = preset(config.preset, beta=config.beta, quantizer=config.quantizer)
+    model_config = preset(config.preset, beta=config.beta, quantizer=config.quantizer,
+                          change_weight=config.change_weight, decoder=config.decoder)
     # A resumed run streams new levels, not the same ones again.
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step)
