@@ -75,7 +75,8 @@ def collect_command(
         num_envs: int = typer.Option(16, min=1, help="Environments stepped together."),
         policy: str = typer.Option("held", help="random, held (random actions held 1..max-hold steps) or sb3."),
         max_hold: int = typer.Option(16, min=1, help="Longest hold of the 'held' policy."),
-        sb3_path: Optional[Path] = typer.Option(None, help="Saved stable-baselines3 model for policy sb3."),
+        agent_path: Optional[Path] = typer.Option(None, "--agent", help="For policy sb3: the agent/ folder that "
+                                                   "`adaworld train-agent` writes."),
         split: str = typer.Option("train", help="train (levels 1000-9999), test (levels 0-999), or custom."),
         start_level: int = typer.Option(0, min=0, help="First level, with --split custom."),
         num_levels: int = typer.Option(0, min=0, help="Number of levels, with --split custom (0 = unbounded)."),
@@ -87,7 +88,7 @@ def collect_command(
     names = _parse_games(games, source)
     config = CollectConfig(out=out, games=names, source=source, frames_per_game=frames_per_game,
                            per_action=per_action, num_envs=num_envs, policy=policy, max_hold=max_hold,
-                           sb3_path=sb3_path, split=None if split == "custom" else split, start_level=start_level,
+                           agent_path=agent_path, split=None if split == "custom" else split, start_level=start_level,
                            num_levels=num_levels, distribution_mode=distribution_mode, actions=actions, seed=seed)
     store = collect(config)
     typer.echo(f"{store.root}: {len(store.episode_paths())} episodes, {store.num_steps()} steps")

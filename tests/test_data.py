@@ -101,16 +101,27 @@ def test_atari_source_resizes_and_keeps_terminal_frames(tmp_path):
 def test_sb3_policy_drives_collection(tmp_path):
     from stable_baselines3 import PPO
 
+    from adaworld_gym.agents.train_agent import AgentConfig, load_agent, save_agent
     from adaworld_gym.envs import ProcgenRealEnv
 
     model = PPO("CnnPolicy", ProcgenRealEnv("coinrun", actions="moves"), n_steps=8, batch_size=8, device="cpu")
-    model.save(tmp_path / "agent.zip")
+    save_agent(model, tmp_path / "agent", AgentConfig(game="coinrun", out=tmp_path, actions="moves"), {})
+    policy, record = load_agent(tmp_path / "agent")
+    obs = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    assert record["actions"] == "moves"
+    for name, tensor in model.policy.state_dict().items():  # shared CNN restored under all its names
+        assert torch.equal(policy.state_dict()[name], tensor), name
+    assert np.array_equal(policy.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
     store = collect(CollectConfig(out=tmp_path / "d", games=["coinrun"], actions="moves", policy="sb3",
-                                  sb3_path=tmp_path / "agent.zip", frames_per_game=50, num_envs=2), progress=False)
+                                  agent_path=tmp_path / "agent", frames_per_game=50, num_envs=2), progress=False)
     assert store.num_steps() >= 50
-    with pytest.raises(ValueError, match="the policy has 4 actions, the environment 15"):
+    with pytest.raises(ValueError, match="the policy has 4 actions"):
         collect(CollectConfig(out=tmp_path / "e", games=["coinrun"], policy="sb3",
-                              sb3_path=tmp_path / "agent.zip", frames_per_game=10), progress=False)
+                              agent_path=tmp_path / "agent", frames_per_game=10), progress=False)
+    model.save(tmp_path / "agent.zip")
+    with pytest.raises(ValueError, match="not loaded \\(pickle\\)"):
+        collect(CollectConfig(out=tmp_path / "f", games=["coinrun"], actions="moves", policy="sb3",
+                              agent_path=tmp_path / "agent.zip", frames_per_game=10), progress=False)
 
 
 def test_video_folder_ingest(tmp_path):

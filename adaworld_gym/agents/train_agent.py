@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import ActorCriticCnnPolicy
 
 from adaworld_gym.agents.sb3_vec import SameStepVecEnv
-from adaworld_gym.envs.procgen_games import TEST_LEVELS, TRAIN_LEVELS, check_game, episode_timeout
+from adaworld_gym.envs.procgen_games import (TEST_LEVELS, TRAIN_LEVELS, check_game, episode_timeout,
+                                             resolve_actions)
 from adaworld_gym.envs.procgen_vector import ProcgenRealVectorEnv
 from adaworld_gym.io import write_json
-from adaworld_gym.models.checkpoint import save_checkpoint
+from adaworld_gym.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 AGENT_KIND = "ppo-agent"
 
@@ -99,6 +102,26 @@ def save_agent(model: PPO, folder: Path, config: AgentConfig, metadata: dict[str
             stored.add(tensor.data_ptr())
             state[key] = tensor
     return save_checkpoint(folder, AGENT_KIND, record, state, metadata)
+
+
+def load_agent(folder: str | Path, device: str = "cpu") -> tuple[ActorCriticCnnPolicy, dict[str, Any]]:
+    """A policy written by `save_agent` (safetensors + JSON) and its training config; `policy.predict(obs)`."""
+    record, state, _ = load_checkpoint(folder, AGENT_KIND)
+    num_actions = len(resolve_actions(record["actions"]))
+    # Channels first, as PPO saw frames through its VecTransposeImage; `predict` transposes (64, 64, 3) input.
+    policy = ActorCriticCnnPolicy(spaces.Box(0, 255, (3, 64, 64), np.uint8), spaces.Discrete(num_actions),
+                                  lr_schedule=lambda _: 0.0)
+    # save_agent stored each shared tensor once: fill the other names from the one that was kept.
+    names_by_tensor: dict[int, list[str]] = {}
+    for key, tensor in policy.state_dict().items():
+        names_by_tensor.setdefault(tensor.data_ptr(), []).append(key)
+    for names in names_by_tensor.values():
+        kept = [name for name in names if name in state]
+        if not kept:
+            raise CheckpointError(f"{folder}: the weights lack {names[0]} (not a policy of this shape)")
+        state.update({name: state[kept[0]] for name in names})
+    policy.load_state_dict(state)
+    return policy.to(device).eval(), record
 
 
 class RealGameEvaluation(BaseCallback):

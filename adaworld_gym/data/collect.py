@@ -27,7 +27,7 @@ class CollectConfig:
     num_envs: int = 16
     policy: str = "held"
     max_hold: int = 16
-    sb3_path: Path | None = None
+    agent_path: Path | None = None
     split: str | None = "train"  # or None to use start_level / num_levels
     start_level: int = 0
     num_levels: int = 0
@@ -100,7 +100,7 @@ def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_in
             raise ValueError(f"{store.root}: holds more than {config.per_action} steps of some action of {game}")
     else:
         policy = make_policy(config.policy, num_actions, num_envs, seed, max_hold=config.max_hold,
-                             sb3_path=config.sb3_path)
+                             agent_path=config.agent_path)
     renders_final_frame = getattr(env, "renders_final_frame", True)
 
     def finished() -> bool:

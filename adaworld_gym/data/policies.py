@@ -70,42 +70,36 @@ class QuotaRandomPolicy:
 
 
 class SB3Policy:
-    """A saved stable-baselines3 model (the .zip from `model.save`), sampled stochastically."""
+    """A PPO agent saved by `adaworld train-agent` (its `agent/` folder: safetensors + JSON), sampled
+    stochastically. SB3's own .zip files are refused: they unpickle code on load."""
 
     def __init__(self, path: str | Path, num_actions: int):
-        from stable_baselines3.common.base_class import BaseAlgorithm
-        from stable_baselines3 import A2C, DQN, PPO
+        from adaworld_gym.agents.train_agent import load_agent
 
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no stable-baselines3 model here")
-        errors = []
-        for algo in (PPO, A2C, DQN):
-            try:
-                self.model: BaseAlgorithm = algo.load(path, device="cpu")
-                break
-            except Exception as err:  # SB3 gives no way to ask which algorithm a zip holds
-                errors.append(f"{algo.__name__}: {err}")
-        else:
-            raise ValueError(f"{path}: not a PPO, A2C or DQN model ({'; '.join(errors)})")
-        n = getattr(self.model.action_space, "n", None)
+        if path.suffix == ".zip":
+            raise ValueError(f"{path}: stable-baselines3 .zip files are not loaded (pickle); give the agent/ "
+                             "folder that `adaworld train-agent` writes")
+        self.policy, record = load_agent(path)
+        n = self.policy.action_space.n
         if n != num_actions:
-            raise ValueError(f"{path}: the policy has {n} actions, the environment {num_actions}")
+            raise ValueError(f"{path}: the policy has {n} actions ({record['actions']!r}), the environment "
+                             f"{num_actions}")
 
     def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
-        actions, _ = self.model.predict(obs, deterministic=False)
+        actions, _ = self.policy.predict(obs, deterministic=False)
         return np.asarray(actions, dtype=np.int64)
 
 
 def make_policy(name: str, num_actions: int, num_envs: int, seed: int = 0, *, max_hold: int = 16,
-                sb3_path: str | Path | None = None) -> BehaviourPolicy:
-    """Build a behaviour policy by name: "random", "held" (held random) or "sb3" (needs `sb3_path`)."""
+                agent_path: str | Path | None = None) -> BehaviourPolicy:
+    """Build a behaviour policy by name: "random", "held" (held random) or "sb3" (needs `agent_path`)."""
     if name == "random":
         return UniformRandomPolicy(num_actions, num_envs, seed)
     if name == "held":
         return HeldRandomPolicy(num_actions, num_envs, seed, max_hold)
     if name == "sb3":
-        if sb3_path is None:
-            raise ValueError("policy 'sb3' needs the path of a saved stable-baselines3 model")
-        return SB3Policy(sb3_path, num_actions)
+        if agent_path is None:
+            raise ValueError("policy 'sb3' needs the agent folder written by `adaworld train-agent`")
+        return SB3Policy(agent_path, num_actions)
     raise ValueError(f"unknown policy {name!r}; choose one of {POLICY_NAMES}")
