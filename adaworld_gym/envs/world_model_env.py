@@ -201,11 +201,21 @@ class AdaWorldProcgenEnv(LearnedEnv):
     def __init__(self, game: str = "coinrun", *, actions: str | list[int] = "full", adapter: str | Path | None = None,
                  world_model: str | Path | None = None, denoising_steps: int = 3, max_episode_steps: int | None = None,
                  start_level: int = 0, num_levels: int = 0, device: str = "auto", render_mode: str | None = None):
-        simulator = load_simulator(game, actions, adapter, world_model, device)
-        super().__init__(simulator, procgen_level_starts(game, START_POOL, start_level, num_levels),
-                         max_episode_steps or episode_timeout(game, "hard"), denoising_steps=denoising_steps,
-                         render_mode=render_mode, title=f"AdaWorld {game}")
+        simulator, pool, max_steps = procgen_simulator(game, actions, adapter, world_model, max_episode_steps,
+                                                       start_level, num_levels, device)
+        super().__init__(simulator, pool, max_steps, denoising_steps=denoising_steps, render_mode=render_mode,
+                         title=f"AdaWorld {game}")
         self.game, self.action_names = game, simulator.action_names
+
+
+def procgen_simulator(game: str, actions: str | list[int], adapter: str | Path | None,
+                      world_model: str | Path | None, max_episode_steps: int | None, start_level: int,
+                      num_levels: int, device: str) -> tuple[AdaptedSimulator, np.ndarray, int]:
+    """What both Procgen learned envs are built from: the simulator, the pool of real first frames and the
+    step limit (default Procgen's own for the game)."""
+    simulator = load_simulator(game, actions, adapter, world_model, device)
+    pool = procgen_level_starts(game, START_POOL, start_level, num_levels)
+    return simulator, pool, max_episode_steps or episode_timeout(game, "hard")
 
 
 def load_adapted_env(checkpoint: str | Path, world_model: str | Path | None = None,
@@ -256,11 +266,9 @@ class AdaWorldProcgenVectorEnv(VectorEnv):
                  device: str = "auto", render_mode: str | None = None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"the vector env renders only 'rgb_array', got render_mode={render_mode!r}")
-        self.simulator = load_simulator(game, actions, adapter, world_model, device)
-        self._batch = SimulatorBatch(self.simulator, num_envs, procgen_level_starts(game, START_POOL, start_level,
-                                                                                   num_levels),
-                                     max_episode_steps or episode_timeout(game, "hard"),
-                                     denoising_steps=denoising_steps)
+        self.simulator, pool, max_steps = procgen_simulator(game, actions, adapter, world_model, max_episode_steps,
+                                                            start_level, num_levels, device)
+        self._batch = SimulatorBatch(self.simulator, num_envs, pool, max_steps, denoising_steps=denoising_steps)
         self.num_envs, self.game, self.render_mode = num_envs, game, render_mode
         self.action_names = self.simulator.action_names
         self.single_observation_space = gym.spaces.Box(0, 255, FRAME_SHAPE, dtype=np.uint8)
