@@ -131,6 +131,7 @@ def train_lam_command(
         change_weight: Optional[float] = typer.Option(
             None, min=0.0, help="Extra loss weight on pixels that change between the two frames (preset default)."),
         decoder: Optional[str] = typer.Option(None, help="transformer (the paper) or unet (preset default)."),
+        patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper) or conv (preset default)."),
         kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
         kl_warmup_steps: int = typer.Option(2000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.999, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
@@ -142,8 +143,8 @@ def train_lam_command(
     names = _parse_games(games)
     config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
                             datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
-                            decoder=decoder, kl_free_steps=kl_free_steps, kl_warmup_steps=kl_warmup_steps,
-                            ema_decay=ema_decay, num_workers=num_workers, seed=seed)
+                            decoder=decoder, patch_embedding=patch_embedding, kl_free_steps=kl_free_steps,
+                            kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed)
     typer.echo(f"exported {train_lam(config)}")
 
 

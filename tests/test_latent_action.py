@@ -42,9 +42,12 @@ def test_patchify_round_trip_and_layout():
     assert torch.equal(patchify(x, 8)[0, 1].reshape(8, 8, 3), x[0, :, 0:8, 8:16].permute(1, 2, 0))
 
 
-@pytest.mark.parametrize("quantizer,decoder", [("gaussian", "transformer"), ("vq", "transformer"), ("gaussian", "unet")])
-def test_shapes(quantizer, decoder):
-    model = LatentActionModel(preset("tiny", quantizer=quantizer, decoder=decoder)).eval()
+@pytest.mark.parametrize("quantizer,decoder,patch_embedding",
+                         [("gaussian", "transformer", "linear"), ("vq", "transformer", "linear"),
+                          ("gaussian", "unet", "conv")])
+def test_shapes(quantizer, decoder, patch_embedding):
+    model = LatentActionModel(preset("tiny", quantizer=quantizer, decoder=decoder,
+                                     patch_embedding=patch_embedding)).eval()
     video = torch.randint(0, 256, (2, 5, 3, 64, 64), dtype=torch.uint8)
     latents = model.encode(video)
     assert latents.shape == (2, 4, 32)
@@ -104,11 +107,15 @@ def test_change_weight_puts_the_loss_on_changed_pixels():
     assert float(reconstruction) > 5 * float(out.losses["mse"])
     with pytest.raises(ValueError, match="change_weight must be >= 0"):
         preset("tiny", change_weight=-1.0)
+    with pytest.raises(ValueError, match="unknown decoder 'cnn'"):
+        preset("tiny", decoder="cnn")
+    with pytest.raises(ValueError, match="unknown patch_embedding 'mlp'"):
+        preset("tiny", patch_embedding="mlp")
 
 
-@pytest.mark.parametrize("decoder", ["transformer", "unet"])
-def test_save_load_round_trip_and_mismatches(tmp_path, decoder):
-    model = LatentActionModel(preset("tiny", decoder=decoder)).eval()
+@pytest.mark.parametrize("decoder,patch_embedding", [("transformer", "linear"), ("unet", "conv")])
+def test_save_load_round_trip_and_mismatches(tmp_path, decoder, patch_embedding):
+    model = LatentActionModel(preset("tiny", decoder=decoder, patch_embedding=patch_embedding)).eval()
     pairs, _ = moving_square_pairs(4)
     model.save_pretrained(tmp_path / "exact", {"games": ["maze"]}, dtype=None)
     model.save_pretrained(tmp_path / "half", {"games": ["maze"]})

@@ -25,6 +25,7 @@ from adaworld_gym.models.transformer import (SpatialBlock, SpatioTemporalBlock, 
 CHECKPOINT_KIND = "latent-action-model"
 QUANTIZERS = ("gaussian", "vq")
 DECODERS = ("transformer", "unet")
+PATCH_EMBEDDINGS = ("linear", "conv")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class LatentActionConfig:
     # weights are normalised to mean 1). Not in the paper; at 64x64 a Procgen agent's move changes ~10-20 of
     # 4096 pixels, so under a plain mean the bottleneck spends its few nats on scrolling and enemies instead.
     change_weight: float = 0.0
+    # How the encoder embeds patches: "linear" (the paper) or "conv" (a 3x3 convolution over the full-resolution
+    # frame first, then one patch-sized stride). Not in the paper: a 64x64 Procgen agent is ~3 pixels and moves
+    # ~1 pixel a step, a pattern a small convolution finds at any position and a per-patch linear map does not.
+    patch_embedding: str = "linear"
     # "transformer" (the paper: spatial blocks over f_t's patches plus the latent) or "unet" (a small diffusers
     # UNet2DModel over f_t's pixels, the latent added to its embedding). Not in the paper; see the README.
     decoder: str = "transformer"
@@ -58,6 +63,8 @@ class LatentActionConfig:
             raise ValueError(f"unknown quantizer {self.quantizer!r}; choose one of {QUANTIZERS}")
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.decoder!r}; choose one of {DECODERS}")
+        if self.patch_embedding not in PATCH_EMBEDDINGS:
+            raise ValueError(f"unknown patch_embedding {self.patch_embedding!r}; choose one of {PATCH_EMBEDDINGS}")
         object.__setattr__(self, "unet_widths", tuple(self.unet_widths))  # JSON gives a list
         if self.change_weight < 0:
             raise ValueError(f"change_weight must be >= 0, got {self.change_weight}")
@@ -97,8 +104,8 @@ class LatentActionModel(nn.Module):
         num_patches = (c.resolution // c.patch_size) ** 2
         self.register_buffer("positions", sinusoidal_embedding(num_patches, c.width), persistent=False)
         # Encoder: both frames' patches plus one learnable action token per frame.
-        self.encoder_patches = nn.Linear(patch_dim, c.width)
-        self.difference_patches = nn.Linear(patch_dim, c.width) if c.frame_difference else None
+        self.encoder_patches = self._patch_embedding()
+        self.difference_patches = self._patch_embedding() if c.frame_difference else None
         self.action_tokens = nn.Parameter(torch.randn(2, 1, c.width) * 0.02)
         self.encoder = nn.ModuleList(SpatioTemporalBlock(c.width, c.heads) for _ in range(c.encoder_depth))
         self.encoder_norm = nn.LayerNorm(c.width)
@@ -135,6 +142,21 @@ class LatentActionModel(nn.Module):
         nn.init.zeros_(out_layer.bias)
         self.metadata: dict[str, Any] = {}  # what a loaded checkpoint says about its training
 
+    def _patch_embedding(self) -> nn.Module:
+        c = self.config
+        if c.patch_embedding == "linear":
+            return nn.Linear(c.patch_size * c.patch_size * 3, c.width)
+        return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.GELU(),
+                             nn.Conv2d(32, c.width, c.patch_size, stride=c.patch_size))
+
+    def _embed(self, frames: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
+        """(..., 3, H, W) -> (..., num_patches, width) patch tokens."""
+        if self.config.patch_embedding == "linear":
+            return embedding(patchify(frames, self.config.patch_size))
+        lead = frames.shape[:-3]
+        features = embedding(frames.reshape(-1, *frames.shape[-3:]))  # (N, width, H/p, W/p)
+        return features.flatten(2).transpose(1, 2).reshape(*lead, -1, self.config.width)
+
     def _check_frames(self, frames: torch.Tensor, frames_dim: int) -> None:
         r = self.config.resolution
         if frames.ndim != frames_dim + 3 or frames.shape[-3:] != (3, r, r):
@@ -143,10 +165,9 @@ class LatentActionModel(nn.Module):
 
     def _encode_tokens(self, pairs: torch.Tensor) -> torch.Tensor:
         """(B, 2, 3, H, W) in [0, 1] -> (B, width) action token of f_t+1."""
-        p = self.config.patch_size
-        tokens = self.encoder_patches(patchify(pairs, p)) + self.positions
+        tokens = self._embed(pairs, self.encoder_patches) + self.positions
         if self.difference_patches is not None:
-            motion = self.difference_patches(patchify(pairs[:, 1] - pairs[:, 0], p))
+            motion = self._embed(pairs[:, 1] - pairs[:, 0], self.difference_patches)
             tokens = torch.stack([tokens[:, 0], tokens[:, 1] + motion], dim=1)
         b = tokens.shape[0]
         x = torch.cat([self.action_tokens.expand(2, 1, -1)[None].expand(b, -1, -1, -1), tokens], dim=2)
@@ -227,7 +248,7 @@ class LatentActionModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.encoder_patches.weight.device
+        return self.action_tokens.device
 
     def save_pretrained(self, folder: str | Path, metadata: dict[str, Any] | None = None,
                         dtype: torch.dtype | None = torch.float16) -> Path:

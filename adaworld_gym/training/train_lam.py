@@ -29,6 +29,7 @@ class LamTrainConfig(TrainerConfig):
     quantizer: str | None = None
     change_weight: float | None = None
     decoder: str | None = None
+    patch_embedding: str | None = None
 
 
 def kl_scale(step: int, config: LamTrainConfig) -> float:
@@ -79,7 +80,8 @@ class LamTask:
 def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
     model_config = preset(config.preset, beta=config.beta, quantizer=config.quantizer,
-                          change_weight=config.change_weight, decoder=config.decoder)
+                          change_weight=config.change_weight, decoder=config.decoder,
+                          patch_embedding=config.patch_embedding)
     # A resumed run streams new levels, not the same ones again.
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step)
