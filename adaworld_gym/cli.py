@@ -129,9 +129,9 @@ def train_lam_command(
         beta: Optional[float] = typer.Option(None, help="KL weight (default 2e-4, as in the paper)."),
         quantizer: Optional[str] = typer.Option(None, help="gaussian (AdaWorld) or vq (Genie-style baseline)."),
         change_weight: Optional[float] = typer.Option(
-            None, min=0.0, help="Extra loss weight on pixels that change between the two frames (preset default)."),
-        decoder: Optional[str] = typer.Option(None, help="transformer (the paper) or unet (preset default)."),
-        patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper) or conv (preset default)."),
+            None, min=0.0, help="Extra loss weight on pixels that change between the two frames (presets: 0)."),
+        decoder: Optional[str] = typer.Option(None, help="transformer (the paper; all presets) or unet."),
+        patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper; all presets) or conv."),
         kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
         kl_warmup_steps: int = typer.Option(2000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.999, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
