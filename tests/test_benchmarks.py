@@ -43,3 +43,18 @@ def test_rl_imagination_quick(tmp_path):
     assert report["results"]["bigfish/64/real x10"]["training_steps"] == 640
     assert (tmp_path / "adapters" / "bigfish-64" / "config.json").is_file()
     assert "| bigfish |" in (tmp_path / "rl.md").read_text() and (tmp_path / "rl_curves.png").stat().st_size > 0
+
+
+def test_agent_profile_quick(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "agent_profile.py"), "--quick", "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    report = json.loads((tmp_path / "agent_profile.json").read_text())
+    assert report["settings"]["seed"] == 0
+    for name in ("planning", "ppo"):
+        parts = {p["part"].split(" (")[0]: p for p in report[name]["parts"]}
+        # Every part was found in the profile, and nested parts fit inside their parent.
+        assert all(p["seconds"] > 0 for p in parts.values()), parts
+        assert all(p["share"] <= 1 for p in parts.values())
+    ppo = {p["part"].split(" (")[0]: p["seconds"] for p in report["ppo"]["parts"]}
+    assert ppo["UNet denoiser"] < ppo["simulator step"] <= ppo["rollout collection"]
+    assert "| part | seconds | share |" in (tmp_path / "agent_profile.md").read_text()
