@@ -47,6 +47,7 @@ def pixel_space_fps(model: WorldModel, batch: int, sampler: SamplerConfig) -> fl
     from dataclasses import replace
 
     pixel = Denoiser(replace(c, latent_channels=3, latent_size=model.resolution)).eval()
+    pixel.to(memory_format=torch.channels_last)  # the layout WorldModel gives its own denoiser
     run = DiffusionSampler(pixel, sampler)
     memory = torch.randn(batch, c.memory, 3, model.resolution, model.resolution)
     cond = torch.randn(batch, c.condition_dim)
