@@ -80,6 +80,11 @@ def test_rollout_shapes_determinism_and_guidance():
     frames = model.rollout(context, conditions, seed=7)
     assert frames.shape == (3, 4, 3, 64, 64) and frames.dtype == torch.uint8
     assert torch.equal(frames, model.rollout(context, conditions, seed=7))
+    # A batch-1 context is shared by every rollout: the same frames as the context repeated.
+    shared = model.rollout(context[:1], conditions, seed=7)
+    assert torch.equal(shared, model.rollout(context[:1].expand(3, -1, -1, -1, -1), conditions, seed=7))
+    with pytest.raises(ValueError, match="expected conditions of shape"):
+        model.rollout(context[:2], conditions)
     guided = model.rollout(context, conditions, SamplerConfig(guidance_scale=2.0), seed=7)
     assert guided.shape == frames.shape and not torch.equal(guided, frames)
     with pytest.raises(ValueError, match="expected conditions of shape"):

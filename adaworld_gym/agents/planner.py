@@ -56,7 +56,7 @@ class WorldModelPlanner:
         n, length = actions.shape
         conditions = self.simulator.conditions(actions.reshape(-1)).reshape(n, length, -1)
         self.seed += 1  # fresh sampler noise for every call, reproducible from the starting seed
-        frames = world.rollout(context.expand(n, -1, -1, -1, -1), conditions, self.sampler, seed=self.seed)
+        frames = world.rollout(context, conditions, self.sampler, seed=self.seed)  # context encoded once
         return frames.permute(0, 1, 3, 4, 2).cpu().numpy()
 
 

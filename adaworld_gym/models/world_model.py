@@ -111,14 +111,18 @@ class WorldModel(nn.Module):
     def rollout(self, context: torch.Tensor, conditions: torch.Tensor, sampler: SamplerConfig | None = None,
                 seed: int | None = 0) -> torch.Tensor:
         """Open-loop imagination: context frames (B, T0, 3, H, W) uint8 and conditions (B, T, condition_dim)
-        -> the T imagined frames (B, T, 3, H, W) uint8. Same seed, same device: same frames."""
-        if conditions.ndim != 3 or conditions.shape[0] != context.shape[0]:
+        -> the T imagined frames (B, T, 3, H, W) uint8. A context of batch 1 is shared by all B rollouts (encoded
+        once: what a planner branching from one state needs). Same seed, same device: same frames."""
+        b = conditions.shape[0]
+        if conditions.ndim != 3 or context.shape[0] not in (1, b):
             raise ValueError(f"expected conditions of shape ({context.shape[0]}, T, {self.condition.dim}), "
                              f"got {tuple(conditions.shape)}")
         generator = None
         if seed is not None:
             generator = torch.Generator(self.device).manual_seed(seed)
         state, run, frames = self.start(context), self.sampler(sampler), []
+        if context.shape[0] != b:
+            state = state.select(torch.zeros(b, dtype=torch.long, device=self.device))
         for t in range(conditions.shape[1]):
             frame, state = self.step(state, conditions[:, t], run, generator)
             frames.append(frame)
