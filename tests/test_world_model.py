@@ -161,6 +161,15 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
     assert list((tmp_path / "wm" / "videos").glob("*.mp4"))
 
 
+def test_test_clips_refuse_impossible_lengths():
+    from adaworld_gym.evaluation.wm_eval import test_clips
+
+    frames, actions = test_clips(["maze"], 2, length=5)
+    assert frames.shape == (2, 5, 3, 64, 64) and actions.shape == (2, 4)
+    with pytest.raises(ValueError, match=r"longer than any episode of \['leaper'\]"):
+        test_clips(["coinrun", "leaper"], 1, length=600)  # leaper ends every episode by step 500
+
+
 def test_evaluation_and_transfer(tmp_path):
     from adaworld_gym.evaluation.wm_eval import evaluate_world_models, markdown_summary, transfer_cases
     from adaworld_gym.transfer import load_source, load_target, transfer, write_transfer

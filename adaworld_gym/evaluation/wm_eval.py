@@ -22,7 +22,7 @@ import torch
 
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
-from adaworld_gym.envs.procgen_games import TEST_LEVELS
+from adaworld_gym.envs.procgen_games import TEST_LEVELS, episode_timeout
 from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inverse_dynamics
 from adaworld_gym.evaluation.metrics import colour_histogram, mse, psnr_of_mse, ssim
 from adaworld_gym.io import save_figure, write_json
@@ -40,16 +40,24 @@ def test_clips(games: list[str] | tuple[str, ...], per_game: int, length: int, s
                policy: str = "held") -> tuple[torch.Tensor, torch.Tensor]:
     """`per_game` clips of `length` consecutive frames of one episode per game, test levels, all 15 actions
     under `policy`: frames (N, length, 3, 64, 64) uint8 and actions (N, length - 1), games in order. A game whose
-    episodes never last `length` frames never yields a clip (see LONG_GAMES)."""
+    episodes rarely last `length` frames (LONG_GAMES are ones that do) fails with an error once the other games
+    have given 50 times their share, instead of streaming forever."""
+    too_long = [g for g in games if length > episode_timeout(g, "hard")]
+    if too_long:
+        raise ValueError(f"clips of {length} frames are longer than any episode of {too_long}")
     picked: dict[int, list[dict]] = {g: [] for g in range(len(games))}
     stream = LiveClipStream(list(games), clip_len=length, num_envs=max(4, per_game), split="test", seed=seed,
                             stride=length, policy=policy)
-    for clip in stream:
+    for seen, clip in enumerate(stream, start=1):
         g = int(clip["game"])
         if len(picked[g]) < per_game:
             picked[g].append(clip)
         if all(len(v) == per_game for v in picked.values()):
             break
+        if seen > 50 * per_game * len(games):
+            short = [games[g] for g, v in picked.items() if len(v) < per_game]
+            raise ValueError(f"episodes of {short} rarely last {length} frames under the {policy!r} policy on test "
+                             f"levels; use shorter clips or other games")
     clips = [c for g in range(len(games)) for c in picked[g]]
     return torch.stack([c["frames"] for c in clips]), torch.stack([c["actions"] for c in clips])
 
