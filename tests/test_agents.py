@@ -38,7 +38,7 @@ def test_train_agent_runs_and_evaluates_on_the_real_game(where, tiny_simulator, 
                          eval_levels=2, eval_max_steps=30, n_steps=32, batch_size=64, n_epochs=1, device="cpu")
     history = train_agent(config, progress=False)
     assert [h["steps"] for h in history] == [4, 128, 256]  # evaluated at the start, every 128 steps and the end
-    assert all(h["real_return"] >= 0 for h in history)
+    assert all(h["real_return"] >= 0 and h["real_return_se"] >= 0 for h in history)
     assert json.loads((tmp_path / where / "evaluations.json").read_text()) == history
     config_saved, state, meta = load_checkpoint(tmp_path / where / "agent", "ppo-agent")
     assert config_saved["where"] == where and meta["steps"] == 256 and state

@@ -43,6 +43,7 @@ def test_rl_imagination_quick(tmp_path):
     assert report["results"]["bigfish/64/real x10"]["training_steps"] == 640
     assert (tmp_path / "adapters" / "bigfish-64" / "config.json").is_file()
     assert "| bigfish |" in (tmp_path / "rl.md").read_text() and (tmp_path / "rl_curves.png").stat().st_size > 0
+    assert " ± " in (tmp_path / "rl.md").read_text()  # every cell with its standard error
 
 
 def test_agent_profile_quick(tmp_path):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from adaworld_gym.adaptation.adapt import adapt
-from adaworld_gym.agents.train_agent import AgentConfig, real_return, train_agent
+from adaworld_gym.agents.train_agent import AgentConfig, real_returns, train_agent
 from adaworld_gym.data import CollectConfig, collect
 from adaworld_gym.envs.procgen_games import episode_timeout
 from adaworld_gym.models.world_model import WorldModel
@@ -70,8 +70,8 @@ def run_rl_bench(config: RLBenchConfig, report: dict[str, Any] | None = None, sa
         if f"{game}/random" not in results:
             rng = np.random.default_rng(config.seed)
             uniform = lambda obs: rng.integers(15, size=1)
-            results[f"{game}/random"] = {"real_return": real_return(uniform, game, "full", config.eval_levels,
-                                                                    max_steps, config.seed)}
+            results[f"{game}/random"] = real_returns(uniform, game, "full", config.eval_levels, max_steps,
+                                                     config.seed)
         for budget in config.budgets:
             arms = {"sim": ("sim", config.sim_steps_per_budget * budget), "real": ("real", budget),
                     "real x10": ("real", 10 * budget)}
@@ -87,11 +87,19 @@ def run_rl_bench(config: RLBenchConfig, report: dict[str, Any] | None = None, sa
                 history = train_agent(agent, progress)
                 # The simulator's real interactions: its few-shot data, the same number of steps of each action.
                 spent = 15 * max(1, budget // 15) if where == "sim" else steps
-                results[key] = {"real_return": history[-1]["real_return"], "curve": history,
-                                "real_interactions": spent, "training_steps": steps}
+                final = {k: v for k, v in history[-1].items() if k != "steps"}
+                results[key] = {**final, "curve": history, "real_interactions": spent, "training_steps": steps}
                 if save is not None:
                     save(report)
     return report
+
+
+def _cell(result: dict[str, Any] | None) -> str:
+    """Mean real return, +- its standard error where the run stored one."""
+    if result is None:
+        return "-"
+    se = result.get("real_return_se")
+    return f"{result['real_return']:.2f}" + (f" ± {se:.2f}" if se is not None else "")
 
 
 def markdown_table(report: dict[str, Any]) -> str:
@@ -99,10 +107,9 @@ def markdown_table(report: dict[str, Any]) -> str:
     lines = ["| game | random | " + " | ".join(f"B={b}: sim | real | real x10" for b in s["budgets"]) + " |",
              "|---|---|" + "---|---|---|" * len(s["budgets"])]
     for game in s["games"]:
-        cells = [f"{results[f'{game}/random']['real_return']:.2f}"] if f"{game}/random" in results else ["-"]
+        cells = [_cell(results.get(f"{game}/random"))]
         for b in s["budgets"]:
-            cells += [f"{results[k]['real_return']:.2f}" if (k := f"{game}/{b}/{arm}") in results else "-"
-                      for arm in ("sim", "real", "real x10")]
+            cells += [_cell(results.get(f"{game}/{b}/{arm}")) for arm in ("sim", "real", "real x10")]
         lines.append(f"| {game} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -76,10 +76,10 @@ def training_env(config: AgentConfig) -> SameStepVecEnv:
     return vec
 
 
-def real_return(act: Callable[[np.ndarray], np.ndarray], game: str, actions: str, levels: int, max_steps: int,
-                seed: int = 0) -> float:
-    """Mean return of `act` (observations (1, 64, 64, 3) -> actions (1,)) over one episode on each of test
-    levels 0..levels-1 in the real game."""
+def real_returns(act: Callable[[np.ndarray], np.ndarray], game: str, actions: str, levels: int, max_steps: int,
+                 seed: int = 0) -> dict[str, float]:
+    """Return of `act` (observations (1, 64, 64, 3) -> actions (1,)) over one episode on each of test levels
+    0..levels-1 in the real game: {"real_return": mean, "real_return_se": standard error of the mean}."""
     start, _ = TEST_LEVELS
     returns = np.zeros(levels)
     for level in range(start, start + levels):  # one env per level: every level is played exactly once
@@ -91,7 +91,8 @@ def real_return(act: Callable[[np.ndarray], np.ndarray], game: str, actions: str
             if terminated[0] or truncated[0]:
                 break
         env.close()
-    return float(returns.mean())
+    se = float(returns.std(ddof=1) / np.sqrt(levels)) if levels > 1 else float("nan")
+    return {"real_return": float(returns.mean()), "real_return_se": se}
 
 
 def save_agent(model: PPO, folder: Path, config: AgentConfig, metadata: dict[str, Any]) -> Path:
@@ -135,11 +136,12 @@ class RealGameEvaluation(BaseCallback):
     def evaluate(self) -> None:
         c = self.config
         policy = lambda obs: self.model.predict(obs, deterministic=False)[0]
-        value = real_return(policy, c.game, c.actions, c.eval_levels, self.max_steps, c.seed)
-        self.history.append({"steps": int(self.num_timesteps), "real_return": value})
-        self.logger.record("eval/real_return", value)
+        scores = {"steps": int(self.num_timesteps),
+                  **real_returns(policy, c.game, c.actions, c.eval_levels, self.max_steps, c.seed)}
+        self.history.append(scores)
+        self.logger.record("eval/real_return", scores["real_return"])
         self.logger.dump(self.num_timesteps)
-        save_agent(self.model, c.out / "agent", c, {"steps": int(self.num_timesteps), "real_return": value})
+        save_agent(self.model, c.out / "agent", c, scores)
         write_json(c.out / "evaluations.json", self.history)
 
     def _on_step(self) -> bool:
@@ -154,7 +156,7 @@ class RealGameEvaluation(BaseCallback):
 
 
 def train_agent(config: AgentConfig, progress: bool = True) -> list[dict[str, Any]]:
-    """Train; returns the real-game evaluations [{"steps", "real_return"}, ...] (also in OUT/evaluations.json)."""
+    """Train; returns the real-game evaluations [{"steps", "real_return", "real_return_se"}, ...] (also in OUT/evaluations.json)."""
     env = training_env(config)
     model = PPO("CnnPolicy", env, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
                 learning_rate=config.learning_rate, gamma=config.gamma, gae_lambda=config.gae_lambda,
