@@ -132,6 +132,8 @@ def train_lam_command(
             None, min=0.0, help="Extra loss weight on pixels that change between the two frames (presets: 0)."),
         decoder: Optional[str] = typer.Option(None, help="transformer (the paper; all presets) or unet."),
         patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper; all presets) or conv."),
+        kl_floor: Optional[float] = typer.Option(None, min=0.0, help="Free bits: nats per pair the KL term lets "
+                                                 "pass unpenalised (presets: 0)."),
         kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
         kl_warmup_steps: int = typer.Option(2000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.999, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
@@ -143,7 +145,8 @@ def train_lam_command(
     names = _parse_games(games)
     config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
                             datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
-                            decoder=decoder, patch_embedding=patch_embedding, kl_free_steps=kl_free_steps,
+                            decoder=decoder, patch_embedding=patch_embedding, kl_floor=kl_floor,
+                            kl_free_steps=kl_free_steps,
                             kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed)
     typer.echo(f"exported {train_lam(config)}")
 

@@ -84,13 +84,14 @@ def test_tiny_model_learns_the_action_from_frames_alone():
     assert out.losses["kl"] > 0
 
 
-def test_kl_responds_to_beta():
+def test_kl_responds_to_beta_and_its_floor():
     kl = {}
-    for beta in (1e-6, 1e-1):
+    for beta, floor in ((1e-6, 0.0), (1e-1, 0.0), (1e-1, 4.0)):
         torch.manual_seed(0)
-        model = LatentActionModel(preset("tiny", beta=beta))
-        kl[beta] = float(train(model, 150).losses["kl"].detach())
-    assert kl[1e-1] < 0.2 * kl[1e-6], kl
+        model = LatentActionModel(preset("tiny", beta=beta, kl_floor=floor))
+        kl[beta, floor] = float(train(model, 150).losses["kl"].detach())
+    assert kl[1e-1, 0.0] < 0.2 * kl[1e-6, 0.0], kl
+    assert kl[1e-1, 4.0] > 2 * kl[1e-1, 0.0], kl  # the free nats are kept
 
 
 def test_change_weight_puts_the_loss_on_changed_pixels():
@@ -105,7 +106,7 @@ def test_change_weight_puts_the_loss_on_changed_pixels():
     out = model.train()(pairs)
     reconstruction = out.losses["loss"] - model.config.beta * out.losses["kl"]
     assert float(reconstruction) > 5 * float(out.losses["mse"])
-    with pytest.raises(ValueError, match="change_weight must be >= 0"):
+    with pytest.raises(ValueError, match="change_weight and kl_floor must be >= 0"):
         preset("tiny", change_weight=-1.0)
     with pytest.raises(ValueError, match="unknown decoder 'cnn'"):
         preset("tiny", decoder="cnn")

@@ -49,6 +49,9 @@ class LatentActionConfig:
     # weights are normalised to mean 1). Not in the paper; at 64x64 a Procgen agent's move changes ~10-20 of
     # 4096 pixels, so under a plain mean the bottleneck spends its few nats on scrolling and enemies instead.
     change_weight: float = 0.0
+    # Free bits: the KL term of a pair costs nothing below this many nats, so the bottleneck cannot close
+    # before the decoder has learned to use the latent (0: the paper's plain KL). Not in the paper.
+    kl_floor: float = 0.0
     # How the encoder embeds patches: "linear" (the paper) or "conv" (a 3x3 convolution over the full-resolution
     # frame first, then one patch-sized stride). Not in the paper: a 64x64 Procgen agent is ~3 pixels and moves
     # ~1 pixel a step, a pattern a small convolution finds at any position and a per-patch linear map does not.
@@ -66,8 +69,8 @@ class LatentActionConfig:
         if self.patch_embedding not in PATCH_EMBEDDINGS:
             raise ValueError(f"unknown patch_embedding {self.patch_embedding!r}; choose one of {PATCH_EMBEDDINGS}")
         object.__setattr__(self, "unet_widths", tuple(self.unet_widths))  # JSON gives a list
-        if self.change_weight < 0:
-            raise ValueError(f"change_weight must be >= 0, got {self.change_weight}")
+        if self.change_weight < 0 or self.kl_floor < 0:
+            raise ValueError(f"change_weight and kl_floor must be >= 0, got {self.change_weight}, {self.kl_floor}")
         if self.resolution % self.patch_size:
             raise ValueError(f"resolution {self.resolution} is not a multiple of patch_size {self.patch_size}")
 
@@ -190,8 +193,8 @@ class LatentActionModel(nn.Module):
             mean, logvar = self.to_latent(token).chunk(2, dim=-1)
             logvar = logvar.clamp(-20.0, 10.0)
             latent = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if sample else mean
-            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1).mean()
-            return latent, mean, {"kl": kl}
+            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+            return latent, mean, {"kl": kl.mean(), "kl_penalised": kl.clamp(min=self.config.kl_floor).mean()}
         latent, code, vq_loss = self._quantize(self.to_latent(token))
         return latent, code, {"vq": vq_loss}
 
@@ -225,7 +228,7 @@ class LatentActionModel(nn.Module):
         mse = error.mean()
         reconstruction = (error * self.change_weights(pairs)).mean() if self.config.change_weight else mse
         if self.config.quantizer == "gaussian":
-            loss = reconstruction + kl_scale * self.config.beta * terms["kl"]
+            loss = reconstruction + kl_scale * self.config.beta * terms.pop("kl_penalised")
         else:
             loss = reconstruction + terms["vq"]
         return LatentActionOutput(prediction, latent, mean, {"loss": loss, "mse": mse, **terms})
