@@ -132,6 +132,8 @@ def train_lam_command(
             None, min=0.0, help="Extra loss weight on pixels that change between the two frames (presets: 0)."),
         decoder: Optional[str] = typer.Option(None, help="transformer (the paper; all presets) or unet."),
         patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper; all presets) or conv."),
+        encoder: Optional[str] = typer.Option(None, help="transformer (the paper) or cnn (full-resolution "
+                                              "convolutions; finds small sprites)."),
         kl_floor: Optional[float] = typer.Option(None, min=0.0, help="Free bits: nats per pair the KL term lets "
                                                  "pass unpenalised (presets: 0)."),
         kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
@@ -145,7 +147,7 @@ def train_lam_command(
     names = _parse_games(games)
     config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
                             datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
-                            decoder=decoder, patch_embedding=patch_embedding, kl_floor=kl_floor,
+                            decoder=decoder, patch_embedding=patch_embedding, encoder=encoder, kl_floor=kl_floor,
                             kl_free_steps=kl_free_steps,
                             kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed)
     typer.echo(f"exported {train_lam(config)}")

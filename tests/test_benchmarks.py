@@ -59,3 +59,13 @@ def test_agent_profile_quick(tmp_path):
     ppo = {p["part"].split(" (")[0]: p["seconds"] for p in report["ppo"]["parts"]}
     assert ppo["UNet denoiser"] < ppo["simulator step"] <= ppo["rollout collection"]
     assert "| part | seconds | share |" in (tmp_path / "agent_profile.md").read_text()
+
+
+def test_lam_encoder_ceiling_quick(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lam_encoder_ceiling.py"), "--quick", "--out",
+                    str(tmp_path)], check=True, capture_output=True)
+    report = json.loads((tmp_path / "encoder_ceiling.json").read_text())
+    assert report["settings"]["seed"] == 0 and set(report["curves"]) == {"transformer", "cnn"}
+    assert all(0 <= row[game] <= 1 for curve in report["curves"].values() for row in curve for game in ("heist", "maze"))
+    assert [row["step"] for row in report["curves"]["cnn"]] == [0, 2, 4]
+    assert "| cnn | 4 |" in (tmp_path / "encoder_ceiling.md").read_text()

@@ -42,11 +42,13 @@ def test_patchify_round_trip_and_layout():
     assert torch.equal(patchify(x, 8)[0, 1].reshape(8, 8, 3), x[0, :, 0:8, 8:16].permute(1, 2, 0))
 
 
-@pytest.mark.parametrize("quantizer,decoder,patch_embedding",
-                         [("gaussian", "transformer", "linear"), ("vq", "transformer", "linear"),
-                          ("gaussian", "unet", "conv")])
-def test_shapes(quantizer, decoder, patch_embedding):
-    model = LatentActionModel(preset("tiny", quantizer=quantizer, decoder=decoder,
+@pytest.mark.parametrize("quantizer,encoder,decoder,patch_embedding",
+                         [("gaussian", "transformer", "transformer", "linear"),
+                          ("vq", "transformer", "transformer", "linear"),
+                          ("gaussian", "transformer", "unet", "conv"), ("gaussian", "cnn", "unet", "linear"),
+                          ("vq", "cnn", "transformer", "linear")])
+def test_shapes(quantizer, encoder, decoder, patch_embedding):
+    model = LatentActionModel(preset("tiny", quantizer=quantizer, encoder=encoder, decoder=decoder,
                                      patch_embedding=patch_embedding)).eval()
     video = torch.randint(0, 256, (2, 5, 3, 64, 64), dtype=torch.uint8)
     latents = model.encode(video)
@@ -64,10 +66,11 @@ def test_shapes(quantizer, decoder, patch_embedding):
         model.decode(video[:, 0], torch.zeros(2, 16))
 
 
-def test_tiny_model_learns_the_action_from_frames_alone():
+@pytest.mark.parametrize("encoder", ["transformer", "cnn"])
+def test_tiny_model_learns_the_action_from_frames_alone(encoder):
     pairs, direction = moving_square_pairs(32)  # unseen in training
     torch.manual_seed(0)
-    model = LatentActionModel(preset("tiny", beta=1e-4))
+    model = LatentActionModel(preset("tiny", beta=1e-4, encoder=encoder))
     copy_mse = float(((frames_to_float(pairs[:, 0]) - frames_to_float(pairs[:, 1])) ** 2).mean())
     out = train(model, 300)
     model.eval()
@@ -110,13 +113,17 @@ def test_change_weight_puts_the_loss_on_changed_pixels():
         preset("tiny", change_weight=-1.0)
     with pytest.raises(ValueError, match="unknown decoder 'cnn'"):
         preset("tiny", decoder="cnn")
+    with pytest.raises(ValueError, match="unknown encoder 'unet'"):
+        preset("tiny", encoder="unet")
     with pytest.raises(ValueError, match="unknown patch_embedding 'mlp'"):
         preset("tiny", patch_embedding="mlp")
 
 
-@pytest.mark.parametrize("decoder,patch_embedding", [("transformer", "linear"), ("unet", "conv")])
-def test_save_load_round_trip_and_mismatches(tmp_path, decoder, patch_embedding):
-    model = LatentActionModel(preset("tiny", decoder=decoder, patch_embedding=patch_embedding)).eval()
+@pytest.mark.parametrize("encoder,decoder,patch_embedding",
+                         [("transformer", "transformer", "linear"), ("transformer", "unet", "conv"),
+                          ("cnn", "unet", "linear")])
+def test_save_load_round_trip_and_mismatches(tmp_path, encoder, decoder, patch_embedding):
+    model = LatentActionModel(preset("tiny", encoder=encoder, decoder=decoder, patch_embedding=patch_embedding)).eval()
     pairs, _ = moving_square_pairs(4)
     model.save_pretrained(tmp_path / "exact", {"games": ["maze"]}, dtype=None)
     model.save_pretrained(tmp_path / "half", {"games": ["maze"]})

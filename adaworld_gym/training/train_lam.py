@@ -30,6 +30,7 @@ class LamTrainConfig(TrainerConfig):
     change_weight: float | None = None
     decoder: str | None = None
     patch_embedding: str | None = None
+    encoder: str | None = None
     kl_floor: float | None = None
 
 
@@ -82,7 +83,7 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
     model_config = preset(config.preset, beta=config.beta, quantizer=config.quantizer,
                           change_weight=config.change_weight, decoder=config.decoder,
-                          patch_embedding=config.patch_embedding, kl_floor=config.kl_floor)
+                          patch_embedding=config.patch_embedding, encoder=config.encoder, kl_floor=config.kl_floor)
     # A resumed run streams new levels, not the same ones again.
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step)
