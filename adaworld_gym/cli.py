@@ -120,8 +120,9 @@ def info(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
 @app.command("train-lam")
 def train_lam_command(
         out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, and the exported model/."),
-        preset: str = typer.Option("cpu", help="Model size: tiny (tests), cpu (about an hour here), gpu."),
-        steps: int = typer.Option(8000, min=1, help="Optimizer steps in total (a resumed run continues)."),
+        preset: str = typer.Option("cpu", help="tiny (tests), cpu (CNN encoder + UNet decoder, about an hour "
+                                                "here), gpu (the paper's transformers)."),
+        steps: int = typer.Option(4000, min=1, help="Optimizer steps in total (a resumed run continues)."),
         batch_size: int = typer.Option(32, min=1),
         lr: float = typer.Option(3e-4, min=0.0),
         games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
@@ -129,16 +130,18 @@ def train_lam_command(
         beta: Optional[float] = typer.Option(None, help="KL weight (default 2e-4, as in the paper)."),
         quantizer: Optional[str] = typer.Option(None, help="gaussian (AdaWorld) or vq (Genie-style baseline)."),
         change_weight: Optional[float] = typer.Option(
-            None, min=0.0, help="Extra loss weight on pixels that change between the two frames (presets: 0)."),
-        decoder: Optional[str] = typer.Option(None, help="transformer (the paper; all presets) or unet."),
-        patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper; all presets) or conv."),
-        encoder: Optional[str] = typer.Option(None, help="transformer (the paper) or cnn (full-resolution "
-                                              "convolutions; finds small sprites)."),
+            None, min=0.0, help="Extra loss weight on pixels that change between the two frames (cpu preset: "
+                                "300, others 0)."),
+        decoder: Optional[str] = typer.Option(None, help="transformer (the paper) or unet (cpu preset)."),
+        patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper; all presets) or conv "
+                                                      "(transformer encoder only)."),
+        encoder: Optional[str] = typer.Option(None, help="transformer (the paper) or cnn (cpu preset: "
+                                              "full-resolution convolutions, which find small sprites)."),
         kl_floor: Optional[float] = typer.Option(None, min=0.0, help="Free bits: nats per pair the KL term lets "
-                                                 "pass unpenalised (presets: 0)."),
+                                                 "pass unpenalised (cpu preset: 3, others 0)."),
         kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
-        kl_warmup_steps: int = typer.Option(2000, min=0, help="Steps over which the KL weight then rises to beta."),
-        ema_decay: float = typer.Option(0.999, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
+        kl_warmup_steps: int = typer.Option(1000, min=0, help="Steps over which the KL weight then rises to beta."),
+        ema_decay: float = typer.Option(0.995, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
         seed: int = typer.Option(0)) -> None:
     """Train the latent action autoencoder on action-free frame pairs (resumes if OUT has a checkpoint)."""

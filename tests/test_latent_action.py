@@ -202,6 +202,7 @@ def test_shipped_cpu_weights_load_and_encode():
 
     model = LatentActionModel.from_pretrained(pretrained_path("lam-cpu"), resolution=64, latent_dim=32)
     assert model.metadata["preset"] == "cpu" and len(model.metadata["games"]) == 16
+    assert model.config == preset("cpu")  # `train-lam --preset cpu` makes this model
     video = torch.randint(0, 256, (1, 3, 3, 64, 64), dtype=torch.uint8)
     assert torch.isfinite(model.encode(video)).all()
     with pytest.raises(FileNotFoundError, match="no shipped weights named 'wm'"):

@@ -20,11 +20,12 @@ from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid,
 
 @dataclass
 class LamTrainConfig(TrainerConfig):
-    steps: int = 8000
+    steps: int = 4000
+    ema_decay: float = 0.995
     # The KL weight is 0 for the first `kl_free_steps` (a plain autoencoder: the encoder must become informative
     # before the bottleneck can squeeze it, or the latent collapses to the prior), then rises linearly to beta.
     kl_free_steps: int = 2000
-    kl_warmup_steps: int = 2000
+    kl_warmup_steps: int = 1000
     beta: float | None = None
     quantizer: str | None = None
     change_weight: float | None = None

@@ -1,6 +1,7 @@
 """Pretrained weights shipped inside the package (fp16 safetensors + JSON config), so nothing is downloaded.
 
-    lam-cpu   the latent action autoencoder, `cpu` preset, trained here on all 16 Procgen games (README: Results)
+    lam-cpu   the latent action autoencoder, `cpu` preset (CNN encoder, UNet decoder), trained here on all 16
+              Procgen games (README: Results)
 """
 
 from __future__ import annotations
