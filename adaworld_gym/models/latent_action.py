@@ -61,7 +61,8 @@ class LatentActionConfig:
     # "transformer" (the paper: spatiotemporal blocks over both frames' patches) or "cnn" (both frames and their
     # difference stacked as channels, strided convolutions at full resolution, then max and mean over positions).
     # Not in the paper: trained *with* action labels on heist and maze, the cpu-width transformer stayed at
-    # chance for 1000 steps while this CNN reached 52% / 82% (README), so only the CNN can find a 3-pixel agent.
+    # chance for 1000 steps while this CNN reached 50% / 69% (benchmarks/lam_encoder_ceiling.py): only the CNN
+    # finds a 3-pixel agent.
     encoder: str = "transformer"
     # "transformer" (the paper: spatial blocks over f_t's patches plus the latent) or "unet" (a small diffusers
     # UNet2DModel over f_t's pixels, the latent added to its embedding). Not in the paper; see the README.
