@@ -90,9 +90,8 @@ def main() -> None:
         torch.manual_seed(args.seed)
         model = LatentActionModel(preset(args.preset, encoder=encoder))
         head = torch.nn.Linear(model.config.width, len(MOVES))
-        params = [p for name, p in model.named_parameters() if not name.startswith(("decoder", "unet", "to_pixels",
-                                                                                       "latent_proj"))]
-        optimizer = torch.optim.AdamW(params + list(head.parameters()), lr=args.lr)
+        # The decoder and latent layers get no gradient here, and AdamW leaves such parameters untouched.
+        optimizer = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=args.lr)
         generator = torch.Generator().manual_seed(args.seed)
         curve, start = [], time.perf_counter()
         for step in range(args.steps + 1):

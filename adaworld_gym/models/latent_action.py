@@ -4,6 +4,8 @@ The encoder sees frames f_t and f_t+1 (patches plus one action token per frame) 
 transformer blocks; the action token of f_t+1 becomes a 32-d Gaussian latent action (beta-VAE) or, for the
 Genie-style baseline, one of 8 VQ codes. The decoder sees only f_t's patches plus the latent action and
 predicts f_t+1, so the latent must carry what f_t cannot tell: mostly, what the agent did.
+That is the paper's design (the `gpu` preset). The `cpu` preset swaps in a full-resolution CNN encoder and a
+UNet decoder, which at 64x64 are the only ones here that find a ~3-pixel agent (README: Results).
 """
 
 from __future__ import annotations
