@@ -143,6 +143,9 @@ def train_lam_command(
         kl_warmup_steps: int = typer.Option(1000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.995, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
+        time_limit: Optional[float] = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or "
+                                                   "here, whichever comes first (the LR decays over both)."),
+        image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Train the latent action autoencoder on action-free frame pairs (resumes if OUT has a checkpoint)."""
     from adaworld_gym.training.train_lam import LamTrainConfig, train_lam
@@ -152,7 +155,8 @@ def train_lam_command(
                             datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
                             decoder=decoder, patch_embedding=patch_embedding, encoder=encoder, kl_floor=kl_floor,
                             kl_free_steps=kl_free_steps,
-                            kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed)
+                            kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed,
+                            time_limit=time_limit, image_every=image_every)
     typer.echo(f"exported {train_lam(config)}")
 
 
@@ -166,12 +170,16 @@ def train_ae_command(
         games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
+        time_limit: Optional[float] = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or "
+                                                   "here, whichever comes first (the LR decays over both)."),
+        image_every: int = typer.Option(500, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Train the frame autoencoder the world model diffuses in (resumes if OUT has a checkpoint)."""
     from adaworld_gym.training.train_ae import AeTrainConfig, train_ae
 
     config = AeTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
-                           games=_parse_games(games), datasets=dataset or None, num_workers=num_workers, seed=seed)
+                           games=_parse_games(games), datasets=dataset or None, num_workers=num_workers, seed=seed,
+                           time_limit=time_limit, image_every=image_every)
     typer.echo(f"exported {train_ae(config)}")
 
 
@@ -203,6 +211,9 @@ def train_wm_command(
         games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
+        time_limit: Optional[float] = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or "
+                                                   "here, whichever comes first (the LR decays over both)."),
+        image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Pretrain the diffusion world model on action-free video (resumes if OUT has a checkpoint)."""
     from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
@@ -210,7 +221,7 @@ def train_wm_command(
     config = WmTrainConfig(out=out, autoencoder=autoencoder, condition=condition,
                            latent_action_model=latent_action_model, preset=preset, steps=steps,
                            batch_size=batch_size, lr=lr, games=_parse_games(games), datasets=dataset or None,
-                           num_workers=num_workers, seed=seed)
+                           num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every)
     typer.echo(f"exported {train_wm(config)}")
 
 

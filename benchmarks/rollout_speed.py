@@ -1,6 +1,6 @@
 """Simulator speed: world model rollout frames/s at batch 1 and 64 vs real Procgen, and pixels vs latents.
 
-    python benchmarks/rollout_speed.py [--model runs/wm-cpu/model] [--quick]
+    python benchmarks/rollout_speed.py [--model runs/wm-cpu/model] [--device cuda] [--batches 1 16 256] [--quick]
 
 Rows: the world model's batched rollout API (default sampler, every frame decoded to uint8 pixels), the same
 denoiser run in pixel space at 64x64 (what latent diffusion saves; no decoder needed there), and real Procgen
@@ -26,18 +26,25 @@ from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.weights import pretrained_path
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
+def timed(fn, repeats: int, device: torch.device) -> float:
+    def run() -> None:
+        fn()
+        if device.type == "cuda":  # GPU work is asynchronous: count it finished, not queued
+            torch.cuda.synchronize(device)
+
+    run()  # warm-up
     start = time.perf_counter()
     for _ in range(repeats):
-        fn()
+        run()
     return (time.perf_counter() - start) / repeats
 
 
 def world_model_fps(model: WorldModel, batch: int, steps: int, sampler: SamplerConfig, seed: int) -> float:
-    context = torch.randint(0, 256, (batch, model.memory, 3, model.resolution, model.resolution), dtype=torch.uint8)
-    conditions = torch.randn(batch, steps, model.condition.dim)
-    seconds = timed(lambda: model.rollout(context, conditions, sampler, seed=seed), 2)
+    device = model.device
+    context = torch.randint(0, 256, (batch, model.memory, 3, model.resolution, model.resolution), dtype=torch.uint8,
+                            device=device)
+    conditions = torch.randn(batch, steps, model.condition.dim, device=device)
+    seconds = timed(lambda: model.rollout(context, conditions, sampler, seed=seed), 2, device)
     return batch * steps / seconds
 
 
@@ -46,13 +53,14 @@ def pixel_space_fps(model: WorldModel, batch: int, sampler: SamplerConfig) -> fl
     c = model.denoiser.config
     from dataclasses import replace
 
-    pixel = Denoiser(replace(c, latent_channels=3, latent_size=model.resolution)).eval()
+    device = model.device
+    pixel = Denoiser(replace(c, latent_channels=3, latent_size=model.resolution)).eval().to(device)
     pixel.to(memory_format=torch.channels_last)  # the layout WorldModel gives its own denoiser
     run = DiffusionSampler(pixel, sampler)
-    memory = torch.randn(batch, c.memory, 3, model.resolution, model.resolution)
-    cond = torch.randn(batch, c.condition_dim)
-    lengths = torch.full((batch,), c.memory)
-    seconds = timed(lambda: run.sample(memory, lengths, cond), 2)
+    memory = torch.randn(batch, c.memory, 3, model.resolution, model.resolution, device=device)
+    cond = torch.randn(batch, c.condition_dim, device=device)
+    lengths = torch.full((batch,), c.memory, device=device)
+    seconds = timed(lambda: run.sample(memory, lengths, cond), 2, device)
     return batch / seconds
 
 
@@ -73,18 +81,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="rollout length per timing")
     parser.add_argument("--denoising-steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the simulator's device option)")
     parser.add_argument("--quick", action="store_true", help="batch 1 and 4, 3 steps: checks it runs")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "rollout_speed")
     args = parser.parse_args()
     if args.quick:
         args.batches, args.steps = [1, 4], 3
     torch.manual_seed(args.seed)
-    model = WorldModel.from_pretrained(args.model or pretrained_path("wm-cpu"))
+    model = WorldModel.from_pretrained(args.model or pretrained_path("wm-cpu"), device=args.device)
     sampler = SamplerConfig(num_steps=args.denoising_steps)
     settings = {"model": str(args.model or "shipped wm-cpu"), "batches": args.batches, "steps": args.steps,
                 "sampler": vars(sampler), "seed": args.seed, "torch_threads": torch.get_num_threads(),
                 "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-                "torch": torch.__version__, "device": "cpu"}
+                "torch": torch.__version__, "device": args.device,
+                "device_name": torch.cuda.get_device_name() if model.device.type == "cuda" else None}
     print("settings:", json.dumps(settings))
     rows = []
     for batch in args.batches:

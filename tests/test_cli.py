@@ -37,6 +37,12 @@ def test_collect_and_info(tmp_path):
     assert result.exit_code == 0 and '"num_levels": 1000' in result.output and "bigfish:" in result.output
 
 
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "adaworld_gym", "train-wm", "--help"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0 and "--time-limit" in result.stdout
+
+
 def test_bad_input_gives_one_line_error():
     result = subprocess.run([sys.executable, "-c", "from adaworld_gym.cli import main; main()", "collect",
                              "--out", "/tmp/never", "--games", "pong"], capture_output=True, text=True)

@@ -180,6 +180,24 @@ def test_trainer_resumes_and_exports(tmp_path):
                                  num_workers=0), progress=False)
 
 
+def test_time_limit_ends_the_run_and_drives_the_schedule(tmp_path):
+    from adaworld_gym.data import CollectConfig, collect
+    from adaworld_gym.training.loop import learning_rate
+    from adaworld_gym.training.train_lam import LamTrainConfig, train_lam
+
+    config = LamTrainConfig(out=tmp_path / "run", preset="tiny", steps=1000, lr=1e-3, warmup_steps=10,
+                            time_limit=1.0)
+    assert learning_rate(50, config) > 0.9e-3  # 5% of the steps and no time used: near the peak
+    assert learning_rate(50, config, trained_seconds=30) == pytest.approx(0.55e-3)  # half the minute: mid-cosine
+    assert learning_rate(50, config, trained_seconds=60) == pytest.approx(1e-4)  # the minute used: fully decayed
+    data = collect(CollectConfig(out=tmp_path / "d", games=["bigfish"], frames_per_game=100, num_envs=2),
+                   progress=False).root
+    config = LamTrainConfig(out=tmp_path / "run", preset="tiny", steps=1000, batch_size=4, games=["bigfish"],
+                            datasets=[data], num_workers=0, time_limit=1e-6, image_every=0)
+    exported = train_lam(config, progress=False)  # the limit is spent within the first step: one step, exported
+    assert LatentActionModel.from_pretrained(exported).metadata["trained_steps"] == 1
+
+
 def test_evaluation_report_on_test_levels(tmp_path):
     from adaworld_gym.evaluation.lam_eval import markdown_summary, test_transitions, write_lam_report
 

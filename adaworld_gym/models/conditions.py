@@ -30,6 +30,9 @@ class Condition(Protocol):
     def describe(self) -> dict[str, Any]:
         """What a world model checkpoint records about its condition (and checks when loaded)."""
 
+    def to(self, device: torch.device | str) -> "Condition":
+        """Compute labels on `device` from now on (a trainer on a GPU labels there, not on the CPU)."""
+
 
 class LatentActionCondition:
     """The frozen latent action model's deterministic latent (Gaussian mean, or the VQ code vector)."""
@@ -44,6 +47,10 @@ class LatentActionCondition:
     def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
         pairs = torch.stack([previous, following], dim=1).to(self.model.device)
         return self.model.encode_pairs(pairs)[1].float()
+
+    def to(self, device: torch.device | str) -> "LatentActionCondition":
+        self.model.to(device)
+        return self
 
     def describe(self) -> dict[str, Any]:
         c = self.model.config
@@ -69,6 +76,9 @@ class FlowCondition:
             rows.append(pooled.transpose(2, 0, 1).reshape(-1) * self.scale)
         return torch.from_numpy(np.stack(rows)).float()
 
+    def to(self, device: torch.device | str) -> "FlowCondition":
+        return self  # OpenCV runs on the CPU wherever the frames are
+
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "dim": self.dim, "grid": self.grid, "scale": self.scale}
 
@@ -87,6 +97,9 @@ class NoCondition:
 
     def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
         return torch.zeros(previous.shape[0], self.dim)
+
+    def to(self, device: torch.device | str) -> "NoCondition":
+        return self
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "dim": self.dim}

@@ -45,9 +45,13 @@ class TrainerConfig:
     datasets: list[Path] | None = None  # None: stream live from Procgen (train levels, held-random policy)
     num_workers: int = 1
     log_every: int = 50
-    image_every: int = 1000
+    image_every: int = 1000  # 0: no images or rollout videos
     save_every: int = 500
     seed: int = 0
+    # Minutes of training (optimizer steps, not logging): the run ends at `steps` or here, whichever comes first,
+    # and the learning-rate decay follows whichever is further along, so a run sized by the clock (a lent GPU of
+    # unknown speed) still ends on a decayed rate. None: steps alone.
+    time_limit: float | None = None
 
     def data_description(self) -> str | list[str]:
         return [str(d) for d in self.datasets] if self.datasets else "live Procgen stream, train levels"
@@ -83,11 +87,18 @@ class TrainTask(Protocol):
         """Write the trained (EMA) model as a loadable checkpoint."""
 
 
-def learning_rate(step: int, config: TrainerConfig) -> float:
-    """Linear warm-up, then cosine decay to a tenth of the peak."""
+def time_progress(trained_seconds: float, config: TrainerConfig) -> float:
+    """Share of `config.time_limit` used (0 without a limit)."""
+    return trained_seconds / (60 * config.time_limit) if config.time_limit else 0.0
+
+
+def learning_rate(step: int, config: TrainerConfig, trained_seconds: float = 0.0) -> float:
+    """Linear warm-up over steps, then cosine decay to a tenth of the peak over the steps or the time limit,
+    whichever is further along."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    progress = max((step - config.warmup_steps) / max(1, config.steps - config.warmup_steps),
+                   time_progress(trained_seconds, config))
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
@@ -108,7 +119,8 @@ def evaluating(model: nn.Module) -> Iterator[None]:
 
 def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoader], config: TrainerConfig,
           record: dict[str, Any], progress: bool = True) -> Path:
-    """Train `model` (or resume it from `config.out`) for `config.steps` steps; the export lands in `out/model`.
+    """Train `model` (or resume it from `config.out`) for `config.steps` steps (or `config.time_limit` minutes);
+    the export lands in `out/model`.
 
     `loader_at(step)` builds the data loader for a run starting at `step` (a resumed live stream takes new
     levels). `record` is written to `out/train_config.json`; every export records games, data and steps.
@@ -152,7 +164,11 @@ def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoad
                desc=task.name, unit="step")
     batches = iter(loader)
     model.train()
-    while step < config.steps:
+
+    def finished() -> bool:
+        return step >= config.steps or time_progress(trained_seconds, config) >= 1.0
+
+    while not finished():
         started = time.perf_counter()
         try:
             batch = next(batches)
@@ -160,7 +176,7 @@ def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoad
             batches = iter(loader)
             batch = next(batches)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, config)
+            group["lr"] = learning_rate(step, config, trained_seconds)
         losses, output = task.losses(model, batch, step)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(losses["loss"])
@@ -171,6 +187,9 @@ def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoad
             ema.update_parameters(accelerator.unwrap_model(model))
         step += 1
         trained_seconds += time.perf_counter() - started
+        if config.time_limit and accelerator.num_processes > 1:  # every process must stop at the same step
+            trained_seconds = float(accelerator.reduce(torch.tensor(trained_seconds, device=accelerator.device),
+                                                       "max"))
         bar.update(1)
 
         if writer is not None and step % config.log_every == 0:
@@ -181,7 +200,7 @@ def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoad
                 writer.add_scalar(f"train/{key}", value, step)
             writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
             bar.set_postfix({k: f"{v:.3g}" for k, v in list(scalars.items())[:4]})
-        if writer is not None and step % config.image_every == 0:
+        if writer is not None and config.image_every and step % config.image_every == 0:
             with torch.no_grad(), evaluating(model):
                 for tag, image in task.images(accelerator.unwrap_model(model), batch, output).items():
                     if image.ndim == 5:  # (N, T, 3, H, W) videos: an mp4 beside the logs (TensorBoard's
@@ -190,7 +209,7 @@ def train(task: TrainTask, model: nn.Module, loader_at: Callable[[int], DataLoad
                         write_mp4(frames.cpu().numpy(), out / "videos" / f"{tag.replace('/', '_')}_{step:07d}.mp4")
                     else:
                         writer.add_image(tag, image, step)
-        if step % config.save_every == 0 or step == config.steps:
+        if step % config.save_every == 0 or finished():
             save(step)
     bar.close()
     if writer is not None:

@@ -47,7 +47,7 @@ class WmTask:
         k = self.memory
         with torch.no_grad():
             latents = self.autoencoder.to(frames.device).encode(frames)
-            condition = self.condition(frames[:, k - 1], frames[:, k]).to(frames.device)
+            condition = self.condition.to(frames.device)(frames[:, k - 1], frames[:, k]).to(frames.device)
         # Memory lengths 1..K: the simulator starts from a single frame after every reset.
         lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
         return {"loss": model(latents[:, k], latents[:, :k], lengths, condition)}, condition
