@@ -22,13 +22,17 @@ def main() -> None:
     parser.add_argument("--games", default="all", help="comma-separated Procgen games, or 'all'")
     parser.add_argument("--pairs-per-game", type=int, default=600)
     parser.add_argument("--ks", type=int, nargs="+", default=[4, 8, 12], help="sizes of k-means control options")
+    parser.add_argument("--controllability-pairs", type=int, default=2048,
+                        help="random subset of pairs for reconstruction and delta-PSNR (each costs 8 decodes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "lam_eval")
     args = parser.parse_args()
     games = list(PROCGEN_GAMES) if args.games == "all" else args.games.split(",")
     print("settings:", json.dumps({"model": str(args.model), "games": games, "pairs_per_game": args.pairs_per_game,
-                                   "ks": args.ks, "seed": args.seed}))
-    report = write_lam_report(args.model, games, args.out, args.pairs_per_game, tuple(args.ks), args.seed)
+                                   "ks": args.ks, "controllability_pairs": args.controllability_pairs,
+                                   "seed": args.seed}))
+    report = write_lam_report(args.model, games, args.out, args.pairs_per_game, tuple(args.ks), args.seed,
+                              args.controllability_pairs)
     print(markdown_summary(report))
 
 

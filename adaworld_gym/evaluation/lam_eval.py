@@ -42,6 +42,11 @@ class Transitions:
     # other 10 actions.
     visible: np.ndarray  # (N,) bool
 
+    def take(self, index: np.ndarray) -> "Transitions":
+        """The transitions at `index`."""
+        return Transitions(self.pairs[index], self.actions[index], self.levels[index], self.games[index],
+                           self.visible[index])
+
 
 def _visible_moves(batch: ProcgenBatch, actions: np.ndarray) -> np.ndarray:
     """Which envs' move (one of MOVES_NOOP) gives a next frame that no other of those moves gives."""
@@ -206,15 +211,18 @@ def latent_map(latents: np.ndarray, data: Transitions, games: list[str], path: P
 
 
 def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 600, ks: tuple[int, ...] = (4, 8, 12),
-                 seed: int = 0, map_path: Path | None = None) -> dict[str, Any]:
-    """All of the above for one model; returns a JSON-ready dict."""
+                 seed: int = 0, map_path: Path | None = None, controllability_pairs: int = 2048) -> dict[str, Any]:
+    """All of the above for one model; returns a JSON-ready dict. Controllability decodes every pair once per
+    latent it tries (2 + 2 per k), so it runs on a seeded random subset of `controllability_pairs` pairs."""
     data = test_transitions(games, per_game, seed)
     latents = encode_transitions(model, data)
+    subset = np.sort(np.random.default_rng(seed).permutation(len(latents))[:controllability_pairs])
     report = {"settings": {"games": games, "pairs_per_game": per_game, "seed": seed, "ks": list(ks),
-                           "levels": "test (0-999)", "policy": "uniform random"},
+                           "controllability_pairs": int(len(subset)), "levels": "test (0-999)",
+                           "policy": "uniform random"},
               "model": getattr(model, "metadata", {}),
               "action_information": action_information(latents, data, games),
-              "controllability": controllability(model, data, latents, ks, seed)}
+              "controllability": controllability(model, data.take(subset), latents[subset], ks, seed)}
     if map_path is not None:
         report["map"] = str(latent_map(latents, data, games, map_path, seed))
     return report
@@ -250,10 +258,11 @@ def markdown_summary(report: dict[str, Any]) -> str:
 
 
 def write_lam_report(model_dir: Path, games: list[str], out: Path, per_game: int = 600,
-                     ks: tuple[int, ...] = (4, 8, 12), seed: int = 0) -> dict[str, Any]:
+                     ks: tuple[int, ...] = (4, 8, 12), seed: int = 0, controllability_pairs: int = 2048
+                     ) -> dict[str, Any]:
     """Evaluate an exported model and write `lam_eval.json`, `lam_eval.md` and `lam_map.png` into `out`."""
     model = LatentActionModel.from_pretrained(model_dir)
-    report = evaluate_lam(model, games, per_game, ks, seed, out / "lam_map.png")
+    report = evaluate_lam(model, games, per_game, ks, seed, out / "lam_map.png", controllability_pairs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lam_eval.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "lam_eval.md").write_text(f"Model: `{model_dir}` ({json.dumps(report['model'])})\n"
