@@ -234,6 +234,8 @@ def eval_wm_command(
         transfer_per_game: int = typer.Option(32, min=4),
         long_steps: int = typer.Option(200, min=0, help="Long-horizon rollout length (0 skips it)."),
         denoising_steps: int = typer.Option(3, min=1),
+        guidance_scale: float = typer.Option(1.0, min=0.0, help="Classifier-free guidance scale (1: none)."),
+        memory_noise: float = typer.Option(0.0, min=0.0, help="Noise level added to the memory when sampling."),
         seed: int = typer.Option(0)) -> None:
     """Evaluate world models on test levels: teacher-forced and open-loop PSNR/SSIM, transfer, long horizon."""
     from adaworld_gym.evaluation.wm_eval import markdown_summary, write_wm_report
@@ -247,7 +249,8 @@ def eval_wm_command(
         folders[name] = Path(folder)
     report = write_wm_report(folders, out, _parse_games(games), clips_per_game=clips_per_game,
                              transfer_per_game=transfer_per_game, long_steps=long_steps,
-                             sampler=SamplerConfig(num_steps=denoising_steps), seed=seed)
+                             sampler=SamplerConfig(num_steps=denoising_steps, guidance_scale=guidance_scale,
+                                                  memory_noise=memory_noise), seed=seed)
     typer.echo(markdown_summary(report))
 
 

@@ -27,16 +27,20 @@ def main() -> None:
     parser.add_argument("--transfer-per-game", type=int, default=32)
     parser.add_argument("--long-steps", type=int, default=200)
     parser.add_argument("--denoising-steps", type=int, default=3)
+    parser.add_argument("--guidance-scale", type=float, default=1.0, help="classifier-free guidance (1: none)")
+    parser.add_argument("--memory-noise", type=float, default=0.0,
+                        help="noise level added to the memory at every sampling step (the model is told it)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "wm_eval")
     args = parser.parse_args()
     folders = dict(item.split("=", 1) for item in args.model)
     games = list(PROCGEN_GAMES) if args.games == "all" else args.games.split(",")
     print("settings:", json.dumps({**vars(args), "out": str(args.out), "games": games}))
+    sampler = SamplerConfig(num_steps=args.denoising_steps, guidance_scale=args.guidance_scale,
+                            memory_noise=args.memory_noise)
     report = write_wm_report({k: Path(v) for k, v in folders.items()}, args.out, games,
                              clips_per_game=args.clips_per_game, transfer_per_game=args.transfer_per_game,
-                             long_steps=args.long_steps, sampler=SamplerConfig(num_steps=args.denoising_steps),
-                             seed=args.seed)
+                             long_steps=args.long_steps, sampler=sampler, seed=args.seed)
     print(markdown_summary(report))
 
 
