@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The GPU run that made the shipped lam-cpu and wm-cpu (2026-11-26, one NVIDIA H200, 500 s of wall time).
+# Phase A trains the latent action model (Gaussian and VQ) and the frame autoencoder side by side; phase B trains
+# four world models on them (latent actions, VQ latent actions, flow, action-agnostic), all clock-limited
+# (--time-limit); then the GPU rollout-speed benchmark, and the exported models are packed into $OUT.
+#
+# On any machine with the project installed: `OUT=out bash tools/gpu_pretrain.sh`. On a bare GPU host without
+# the project's dependencies, bring them in .devsite/ (git-ignored) and the script unpacks them:
+#   .devsite/site.tar.xz  every wheel of ../shared/tools/device-wheels.sh unzipped into one folder, tar + xz -9
+#                         (42 MB: the zipped wheels plus the tree did not fit a 64 MiB transfer)
+#   .devsite/libs/        libGL.so.1, libGLX.so.0, libGLdispatch.so.0, libX11.so.6, libxcb.so.1, libXau.so.6,
+#                         libXdmcp.so.6, libbsd.so.0, libmd.so.0, libglib-2.0.so.0, libgthread-2.0.so.0,
+#                         libpcre2-8.so.0 (procgen's libenv.so needs them; only the ones the host lacks are used)
+set -u
+TA=${TA:-3.75}; TB=${TB:-3}; W=${W:-3}; WA=${WA:-4}; OUTDIR=${OUT:-/tmp/devout}; R=${R:-runs/gpu}
+mkdir -p "$OUTDIR" "$R"
+if [ -f .devsite/site.tar.xz ]; then
+  [ -d /tmp/site/procgen ] || { mkdir -p /tmp/site && tar -xJf .devsite/site.tar.xz -C /tmp/site; }
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+# procgen's libenv.so needs libGL and X11 client libraries that a bare GPU image may lack: bring the missing ones.
+if [ -d .devsite/libs ]; then
+  mkdir -p /tmp/gllibs
+  for f in .devsite/libs/*; do ldconfig -p | grep -q "$(basename $f) " || cp $f /tmp/gllibs/; done
+  export LD_LIBRARY_PATH=/tmp/gllibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=20 OMP_NUM_THREADS=2
+PY=${PY:-python3}
+A="$PY -m adaworld_gym"
+date; nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv 2>/dev/null
+$PY -c "import torch, procgen, diffusers, gymnasium, stable_baselines3; print('torch', torch.__version__, 'cuda', torch.cuda.is_available()); from adaworld_gym.envs.procgen_batch import ProcgenBatch; print(ProcgenBatch('maze', 2).obs.shape)" || exit 3
+( while sleep 30; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null; uptime; done ) > "$R/gpu_usage.log" 2>&1 &
+MON=$!
+
+$A train-lam --out $R/lam --preset cpu --batch-size 128 --steps 1000000 --time-limit $TA --kl-free-steps 1500 \
+  --kl-warmup-steps 1000 --num-workers $WA --image-every 0 > $R/lam.log 2>&1 & PIDS="$!"
+$A train-lam --out $R/lam-vq --preset cpu --quantizer vq --batch-size 128 --steps 1000000 --time-limit $TA \
+  --num-workers $WA --image-every 0 > $R/lam-vq.log 2>&1 & PIDS="$PIDS $!"
+$A train-ae --out $R/ae --batch-size 64 --steps 1000000 --time-limit $TA --num-workers $W --image-every 0 \
+  > $R/ae.log 2>&1 & PIDS="$PIDS $!"
+wait $PIDS
+date
+LAM=$R/lam/model; [ -f $LAM/config.json ] || LAM=adaworld_gym/weights/lam-cpu
+LAMVQ=$R/lam-vq/model
+AE=$R/ae/model; [ -f $AE/config.json ] || AE=adaworld_gym/weights/wm-cpu/autoencoder
+echo "phase B with LAM=$LAM AE=$AE"
+PIDS=""
+for c in latent none flow vq; do
+  case $c in
+    latent) extra="--condition latent_action --latent-action-model $LAM";;
+    vq) extra="--condition latent_action --latent-action-model $LAMVQ";;
+    *) extra="--condition $c";;
+  esac
+  $A train-wm --out $R/wm-$c --autoencoder $AE $extra --batch-size 64 --steps 1000000 --time-limit $TB \
+    --num-workers $W --image-every 0 > $R/wm-$c.log 2>&1 & PIDS="$PIDS $!"
+done
+wait $PIDS
+kill $MON 2>/dev/null
+date
+for m in lam lam-vq ae wm-latent wm-none wm-flow wm-vq; do
+  echo "== $m"; tail -c 600 $R/$m.log | tr '\r' '\n' | tail -3
+  $PY -c "import json,sys; m=json.load(open(sys.argv[1]))['metadata']; print({k: m.get(k) for k in ('trained_steps','trained_seconds','batch_size')})" $R/$m/model/config.json
+done
+tar -cf "$OUTDIR/lam-ae.tar" $R/lam/model $R/lam-vq/model $R/ae/model $R/lam/tb $R/lam-vq/tb $R/ae/tb
+for c in latent none flow vq; do tar -cf "$OUTDIR/wm-$c.tar" $R/wm-$c/model $R/wm-$c/tb $R/wm-$c/train_config.json; done
+tar -cf "$OUTDIR/logs.tar" $R/*.log $R/*/train_config.json
+$PY benchmarks/rollout_speed.py --device cuda --batches 1 16 256 --out "$OUTDIR/speed" 2>&1 | tail -6
+ls -la "$OUTDIR" "$OUTDIR/speed"; date
