@@ -77,6 +77,12 @@ def test_env_checkers_determinism_and_bad_actions(adapted):
             frames.append(env.step(a)[0])
         return np.stack(frames)
     assert np.array_equal(run(3), run(3))
+    noisy = gym.make("AdaWorld-Procgen-v0", **kwargs, memory_noise=0.3)  # the sampler noises the memory it reads
+    obs, _ = noisy.reset(seed=3)
+    first = [noisy.step(a)[0] for a in [0, 1, 2, 3]]
+    noisy.reset(seed=3)
+    assert np.array_equal(first, [noisy.step(a)[0] for a in [0, 1, 2, 3]])  # still seeded
+    assert not np.array_equal(np.stack([obs, *first]), run(3))
     for _ in range(5):
         *_, terminated, truncated, _ = env.step(0)
         if terminated or truncated:

@@ -75,10 +75,10 @@ class SimulatorBatch:
     """N imagined copies of one environment stepped together: the core all the Gymnasium envs wrap."""
 
     def __init__(self, simulator: AdaptedSimulator, num: int, pool: np.ndarray, max_episode_steps: int, *,
-                 denoising_steps: int = 3):
+                 denoising_steps: int = 3, memory_noise: float = 0.0):
         self.sim, self.num, self.pool = simulator, num, pool
         self.world = simulator.world
-        self.sampler = self.world.sampler(SamplerConfig(num_steps=denoising_steps))
+        self.sampler = self.world.sampler(SamplerConfig(num_steps=denoising_steps, memory_noise=memory_noise))
         self.max_episode_steps = max_episode_steps
         self.frame_shape = (self.world.resolution, self.world.resolution, 3)
         self.obs = np.zeros((num, *self.frame_shape), dtype=np.uint8)
@@ -134,12 +134,13 @@ class LearnedEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 15}
 
     def __init__(self, simulator: AdaptedSimulator, pool: np.ndarray, max_episode_steps: int, *,
-                 denoising_steps: int = 3, render_mode: str | None = None, title: str = "AdaWorld",
-                 output_size: tuple[int, int] | None = None):
+                 denoising_steps: int = 3, memory_noise: float = 0.0, render_mode: str | None = None,
+                 title: str = "AdaWorld", output_size: tuple[int, int] | None = None):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.simulator = simulator
-        self._batch = SimulatorBatch(simulator, 1, pool, max_episode_steps, denoising_steps=denoising_steps)
+        self._batch = SimulatorBatch(simulator, 1, pool, max_episode_steps, denoising_steps=denoising_steps,
+                                     memory_noise=memory_noise)
         self.output_size = tuple(output_size) if output_size else None
         shape = (*self.output_size, 3) if self.output_size else self._batch.frame_shape
         self.observation_space = gym.spaces.Box(0, 255, shape, dtype=np.uint8)
@@ -193,18 +194,21 @@ class AdaWorldProcgenEnv(LearnedEnv):
         game: one of the 16 Procgen games; actions: "full", "moves", "moves_noop" (as `ProcgenReal-v0`).
         adapter, world_model: folders; default: the shipped ones.
         denoising_steps: sampler steps per frame (more: slower, sharper).
+        memory_noise: noise level the sampler adds to the memory frames (0.1 to 0.3 slows the drift of long
+            rollouts; README, World model vs baselines).
         max_episode_steps: truncation; default Procgen's own limit for the game.
         start_level, num_levels: levels whose first frames start episodes (0, 0: any level).
         device: "cpu", "cuda" or "auto".
     """
 
     def __init__(self, game: str = "coinrun", *, actions: str | list[int] = "full", adapter: str | Path | None = None,
-                 world_model: str | Path | None = None, denoising_steps: int = 3, max_episode_steps: int | None = None,
-                 start_level: int = 0, num_levels: int = 0, device: str = "auto", render_mode: str | None = None):
+                 world_model: str | Path | None = None, denoising_steps: int = 3, memory_noise: float = 0.0,
+                 max_episode_steps: int | None = None, start_level: int = 0, num_levels: int = 0,
+                 device: str = "auto", render_mode: str | None = None):
         simulator, pool, max_steps = procgen_simulator(game, actions, adapter, world_model, max_episode_steps,
                                                        start_level, num_levels, device)
-        super().__init__(simulator, pool, max_steps, denoising_steps=denoising_steps, render_mode=render_mode,
-                         title=f"AdaWorld {game}")
+        super().__init__(simulator, pool, max_steps, denoising_steps=denoising_steps, memory_noise=memory_noise,
+                         render_mode=render_mode, title=f"AdaWorld {game}")
         self.game, self.action_names = game, simulator.action_names
 
 
@@ -238,17 +242,17 @@ class AdaWorldEnv(LearnedEnv):
         checkpoint: the adapter folder; world_model: default the one recorded in it, else the shipped one.
         original_size: return frames at the environment's original size (else the model's resolution).
         max_episode_steps: truncation; default the environment's own limit (else 1000).
-        denoising_steps, device, render_mode: as `AdaWorld-Procgen-v0`.
+        denoising_steps, memory_noise, device, render_mode: as `AdaWorld-Procgen-v0`.
     """
 
     def __init__(self, checkpoint: str | Path, *, world_model: str | Path | None = None, denoising_steps: int = 3,
-                 max_episode_steps: int | None = None, original_size: bool = False, device: str = "auto",
-                 render_mode: str | None = None):
+                 memory_noise: float = 0.0, max_episode_steps: int | None = None, original_size: bool = False,
+                 device: str = "auto", render_mode: str | None = None):
         simulator = load_adapted_env(checkpoint, world_model, device)
         meta = simulator.metadata
         super().__init__(simulator, simulator.start_frames.cpu().numpy(),
                          max_episode_steps or meta.get("max_episode_steps") or 1000, denoising_steps=denoising_steps,
-                         render_mode=render_mode, title=f"AdaWorld {simulator.game}",
+                         memory_noise=memory_noise, render_mode=render_mode, title=f"AdaWorld {simulator.game}",
                          output_size=tuple(meta["observation_size"]) if original_size else None)
         self.env_id = simulator.game
 
@@ -262,13 +266,14 @@ class AdaWorldProcgenVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int = 1, game: str = "coinrun", *, actions: str | list[int] = "full",
                  adapter: str | Path | None = None, world_model: str | Path | None = None, denoising_steps: int = 3,
-                 max_episode_steps: int | None = None, start_level: int = 0, num_levels: int = 0,
-                 device: str = "auto", render_mode: str | None = None):
+                 memory_noise: float = 0.0, max_episode_steps: int | None = None, start_level: int = 0,
+                 num_levels: int = 0, device: str = "auto", render_mode: str | None = None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"the vector env renders only 'rgb_array', got render_mode={render_mode!r}")
         self.simulator, pool, max_steps = procgen_simulator(game, actions, adapter, world_model, max_episode_steps,
                                                             start_level, num_levels, device)
-        self._batch = SimulatorBatch(self.simulator, num_envs, pool, max_steps, denoising_steps=denoising_steps)
+        self._batch = SimulatorBatch(self.simulator, num_envs, pool, max_steps, denoising_steps=denoising_steps,
+                                     memory_noise=memory_noise)
         self.num_envs, self.game, self.render_mode = num_envs, game, render_mode
         self.action_names = self.simulator.action_names
         self.single_observation_space = gym.spaces.Box(0, 255, FRAME_SHAPE, dtype=np.uint8)
