@@ -21,6 +21,11 @@ app = typer.Typer(help="AdaWorld world models as Gymnasium environments: data, t
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
+# Shared by the three trainers (train-lam, train-ae, train-wm).
+TIME_LIMIT_OPTION = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or here, whichever "
+                                                     "comes first (the LR decays over both).")
+
+
 def _parse_games(games: str, source: str = "procgen") -> list[str]:
     """'all' (the 16 Procgen games) or a comma-separated list."""
     if games == "all" and source == "procgen":
@@ -143,8 +148,7 @@ def train_lam_command(
         kl_warmup_steps: int = typer.Option(1000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.995, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
-        time_limit: Optional[float] = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or "
-                                                   "here, whichever comes first (the LR decays over both)."),
+        time_limit: Optional[float] = TIME_LIMIT_OPTION,
         image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Train the latent action autoencoder on action-free frame pairs (resumes if OUT has a checkpoint)."""
@@ -170,8 +174,7 @@ def train_ae_command(
         games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
-        time_limit: Optional[float] = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or "
-                                                   "here, whichever comes first (the LR decays over both)."),
+        time_limit: Optional[float] = TIME_LIMIT_OPTION,
         image_every: int = typer.Option(500, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Train the frame autoencoder the world model diffuses in (resumes if OUT has a checkpoint)."""
@@ -211,8 +214,7 @@ def train_wm_command(
         games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
-        time_limit: Optional[float] = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or "
-                                                   "here, whichever comes first (the LR decays over both)."),
+        time_limit: Optional[float] = TIME_LIMIT_OPTION,
         image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Pretrain the diffusion world model on action-free video (resumes if OUT has a checkpoint)."""
