@@ -15,7 +15,6 @@ import platform
 import shutil
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +23,7 @@ from torch.utils.data import DataLoader
 
 from adaworld_gym.data import ClipDataset, CollectConfig, LiveClipStream, collect
 from adaworld_gym.envs import ProcgenRealVectorEnv
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from procgen import ProcgenGym3Env
+from adaworld_gym.envs.procgen_batch import ProcgenGym3Env
 
 GAMES = ["coinrun", "bigfish", "maze", "starpilot"]
 

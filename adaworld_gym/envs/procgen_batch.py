@@ -9,6 +9,8 @@ the batch shows now. It also tells a level completed or lost (terminated) from P
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 
@@ -16,7 +18,9 @@ import numpy as np
 
 from adaworld_gym.envs.procgen_games import check_game, episode_timeout, resolve_actions, DISTRIBUTION_MODES
 
-with warnings.catch_warnings():  # procgen imports the unmaintained `gym`, which warns at import time
+# procgen imports the unmaintained `gym` (only to register its own envs there), which warns and prints a notice
+# to stderr at import time; neither concerns users of this package, who get Gymnasium envs.
+with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
     warnings.simplefilter("ignore")
     from procgen import ProcgenGym3Env
 
