@@ -208,6 +208,11 @@ def train_wm_command(
                                       "with a VQ latent action model), flow, or none (action-agnostic)."),
         latent_action_model: Optional[Path] = typer.Option(None, help="Latent action model; default: shipped."),
         preset: str = typer.Option("cpu", help="Denoiser size: tiny (tests), cpu, gpu."),
+        scale_shift: Optional[bool] = typer.Option(None, "--scale-shift/--no-scale-shift",
+                                                   help="The condition scales and shifts every block (FiLM); "
+                                                        "default: the preset's."),
+        condition_channels: Optional[int] = typer.Option(None, min=0, help="Input planes the condition is tiled "
+                                                         "over; default: the preset's."),
         steps: int = typer.Option(6000, min=1, help="Optimizer steps in total (a resumed run continues)."),
         batch_size: int = typer.Option(32, min=1),
         lr: float = typer.Option(3e-4, min=0.0),
@@ -221,7 +226,8 @@ def train_wm_command(
     from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
 
     config = WmTrainConfig(out=out, autoencoder=autoencoder, condition=condition,
-                           latent_action_model=latent_action_model, preset=preset, steps=steps,
+                           latent_action_model=latent_action_model, preset=preset, scale_shift=scale_shift,
+                           condition_channels=condition_channels, steps=steps,
                            batch_size=batch_size, lr=lr, games=_parse_games(games), datasets=dataset or None,
                            num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every)
     typer.echo(f"exported {train_wm(config)}")

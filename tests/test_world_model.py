@@ -16,10 +16,10 @@ from adaworld_gym.models.world_model import WorldModel
 K, C, S = 6, 8, 16  # memory, latent channels, latent size of the tiny presets
 
 
-def tiny_world_model(condition="none", lam=None) -> WorldModel:
+def tiny_world_model(condition="none", lam=None, **denoiser_options) -> WorldModel:
     torch.manual_seed(0)
     cond = make_condition(condition, lam)
-    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=cond.dim))
+    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=cond.dim, **denoiser_options))
     return WorldModel(FrameAutoencoder(ae_preset("tiny")), denoiser, cond).eval()
 
 
@@ -29,11 +29,13 @@ def test_memory_mask_keeps_the_most_recent_frames():
     assert mask.sum(1).tolist() == [1, 3, 6] and mask[1, -3:].all()
 
 
-def test_conditioning_changes_the_output_and_training_uses_it():
+@pytest.mark.parametrize("injection", [{}, {"scale_shift": True}, {"scale_shift": True, "condition_channels": 4}],
+                         ids=["additive", "scale-shift", "scale-shift+planes"])
+def test_conditioning_changes_the_output_and_training_uses_it(injection):
     """A denoiser trained on 'the next latent is the last one shifted left or right, as the condition says'
-    must predict better with the right condition than with the wrong one."""
+    must predict better with the right condition than with the wrong one, whichever way the condition enters."""
     torch.manual_seed(0)
-    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2, latent_channels=2, latent_size=8))
+    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2, latent_channels=2, latent_size=8, **injection))
     optimizer = torch.optim.Adam(denoiser.parameters(), lr=2e-3)
 
     def batch(n, seed):
@@ -97,7 +99,7 @@ def test_rollout_shapes_determinism_and_guidance():
 
 def test_world_model_round_trip_and_mismatch_errors(tmp_path):
     lam = LatentActionModel(lam_preset("tiny"))
-    model = tiny_world_model("latent_action", lam)
+    model = tiny_world_model("latent_action", lam, scale_shift=True, condition_channels=4)
     context = torch.randint(0, 256, (2, 3, 3, 64, 64), dtype=torch.uint8)
     conditions = model.label(torch.randint(0, 256, (2, 4, 3, 64, 64), dtype=torch.uint8))
     assert conditions.shape == (2, 3, 32)
@@ -105,6 +107,7 @@ def test_world_model_round_trip_and_mismatch_errors(tmp_path):
     loaded = WorldModel.from_pretrained(tmp_path / "wm", resolution=64, condition="latent_action")
     assert torch.equal(model.rollout(context, conditions, seed=1), loaded.rollout(context, conditions, seed=1))
     assert loaded.metadata["condition"]["dim"] == 32
+    assert loaded.denoiser.config.scale_shift and loaded.denoiser.config.condition_channels == 4
     with pytest.raises(CheckpointError, match="resolution: checkpoint has 64, expected 32"):
         WorldModel.from_pretrained(tmp_path / "wm", resolution=32)
     with pytest.raises(CheckpointError, match="conditioned on 'latent_action', not 'flow'"):
@@ -179,11 +182,14 @@ def test_evaluation_and_transfer(tmp_path):
     models = {"flow": tiny_world_model("flow"), "none": tiny_world_model("none")}
     report = evaluate_world_models(models, ["maze"], clips_per_game=1, transfer_per_game=8, long_per_game=1,
                                    long_steps=8, transfer_games=("maze",), long_games=("maze",), judge_steps=5,
-                                   horizons=(1, 2), progress=False)
+                                   judge_transitions=200, horizons=(1, 2), progress=False)
     for result in report["models"].values():
         assert set(result["open_loop"]["psnr"]) == {"1", "2"} and 0 <= result["transfer"]["mean"] <= 1
         assert len(result["long_horizon"]["psnr_per_step"]) == 8
-    assert "transfer (judge)" in markdown_summary(report)
+        assert set(result["control"]["maze"]) == {"true", "shuffled"}
+        assert 0 <= result["control"]["mean"]["true"] <= 1
+    assert set(report["transfer_reference"]["maze"]["autoencoded_target"]) == {"flow", "none"}
+    assert "transfer (judge)" in markdown_summary(report) and "control" in markdown_summary(report)
 
     target = load_target("maze:3", 64)
     assert target.shape == (64, 64, 3)

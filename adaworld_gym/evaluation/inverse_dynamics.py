@@ -56,7 +56,9 @@ def real_move_transitions(game: str, count: int, start_level: int, num_levels: i
     return to_chw(before), to_chw(after), torch.from_numpy(np.concatenate(moves)[:count])
 
 
-def train_inverse_dynamics(game: str, transitions: int = 6000, steps: int = 600, batch_size: int = 64,
+# 3000 steps on 20k pairs: against 600 on 6k, the judge reads the held moves of real test levels 44-90% right
+# instead of 30-69% (measured on the six transfer games), so a model's transfer has room to show.
+def train_inverse_dynamics(game: str, transitions: int = 20000, steps: int = 3000, batch_size: int = 64,
                            seed: int = 0) -> tuple[InverseDynamics, float]:
     """Fit on training levels; returns the classifier and its accuracy on 1000 held-out training-level pairs."""
     torch.manual_seed(seed)

@@ -5,7 +5,10 @@
   AdaWorld, flow for the flow baseline, nothing for the action-agnostic one): PSNR/SSIM at given horizons;
 - action transfer: a held move demonstrated in one level, its conditions replayed from another level's first
   frame; an inverse-dynamics classifier (trained on real transitions) says how often the imagined frames show
-  the demonstrated move. Chance is 1/4; the same classifier on the real target level is the reference;
+  the demonstrated move. Chance is 1/4; the same classifier on the real target level is the reference, and on
+  the frame autoencoder's reconstruction of it the ceiling a latent-space model can reach;
+- control: the same judge on one-step predictions along the real target clips (real memory), with each
+  transition's own condition and with another clip's: does the model draw the move its condition says?
 - long horizon: 200-step rollouts, per-step PSNR, frame standard deviation and colour histogram distance to the
   real frames of the same step (a collapsing model goes flat or drifts in colour).
 PSNRs are of the mean squared error over all frames at a horizon (pixels in [0, 1]); SSIMs are means.
@@ -27,7 +30,7 @@ from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inve
 from adaworld_gym.evaluation.metrics import colour_histogram, mse, psnr_of_mse, ssim
 from adaworld_gym.io import save_figure, write_json
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
-from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.models.world_model import WorldModel, to_uint8
 
 HORIZONS = (1, 5, 10, 20, 50)
 TRANSFER_GAMES = ("coinrun", "jumper", "climber", "ninja", "maze", "heist")
@@ -149,6 +152,31 @@ def transfer(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sa
     return move_accuracy(judge, torch.cat([cases.target[:, :1], imagined], dim=1), cases.moves)
 
 
+@torch.no_grad()
+def reconstruct(model: WorldModel, frames: torch.Tensor) -> torch.Tensor:
+    """(N, T, 3, H, W) uint8 through the model's frame autoencoder and back."""
+    latents = model.autoencoder.encode(frames.flatten(0, 1).to(model.device))
+    return to_uint8(model.autoencoder.decode(latents)).cpu().reshape(frames.shape)
+
+
+def control(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sampler: SamplerConfig,
+            seed: int = 0) -> dict[str, float]:
+    """Judge accuracy of one-step predictions along the real target clips, with the true conditions and with
+    those of other clips (a fixed derangement: same distribution, unrelated moves). The judge compares each
+    prediction with the autoencoded previous frame, so both sides carry the same reconstruction blur."""
+    frames, n = cases.target, cases.target.shape[0]
+    conditions = model.label(frames)
+    other = torch.roll(torch.arange(n), 1)
+    previous = reconstruct(model, frames[:, :-1])
+    scores = {}
+    for name, chosen in (("true", conditions), ("shuffled", conditions[other])):
+        following = torch.stack([model.rollout(frames[:, max(0, t + 1 - model.memory):t + 1], chosen[:, t:t + 1],
+                                               sampler, seed=seed)[:, 0] for t in range(frames.shape[1] - 1)], 1)
+        predicted = judge.predict(previous.flatten(0, 1), following.cpu().flatten(0, 1)).reshape(n, -1)
+        scores[name] = float((predicted == cases.moves[:, None]).float().mean())
+    return scores
+
+
 def long_horizon(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
                  batch_size: int = 64) -> dict[str, Any]:
     steps = clips.shape[1] - model.memory
@@ -174,7 +202,7 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                           transfer_per_game: int = 32, long_per_game: int = 6, long_steps: int = 200,
                           sampler: SamplerConfig | None = None, seed: int = 0,
                           transfer_games: tuple[str, ...] = TRANSFER_GAMES, long_games: tuple[str, ...] = LONG_GAMES,
-                          judge_steps: int = 600, horizons: tuple[int, ...] = HORIZONS,
+                          judge_steps: int = 3000, judge_transitions: int = 20000, horizons: tuple[int, ...] = HORIZONS,
                           progress: bool = True) -> dict[str, Any]:
     """All measurements for every model on the same test data; returns a JSON-ready report."""
     sampler = sampler or SamplerConfig()
@@ -188,16 +216,20 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
     long_clips = test_clips(long_games, long_per_game, k + long_steps, seed + 1)[0] if long_steps else None
     judges, cases, reference = {}, {}, {}
     for g, game in enumerate(transfer_games):
-        judges[game], idm_accuracy = train_inverse_dynamics(game, steps=judge_steps, seed=seed + g)
+        judges[game], idm_accuracy = train_inverse_dynamics(game, judge_transitions, judge_steps, seed=seed + g)
         cases[game] = transfer_cases(game, transfer_per_game, seed=seed + 100 * g)
         reference[game] = {"judge_accuracy_train_levels": idm_accuracy,
                            "real_target": move_accuracy(judges[game], cases[game].target, cases[game].moves),
                            "cases": int(len(cases[game].moves))}
+        reference[game]["autoencoded_target"] = {
+            name: move_accuracy(judges[game], reconstruct(model, cases[game].target), cases[game].moves)
+            for name, model in models.items()}
         say(f"transfer judge {game}: {reference[game]}")
     report: dict[str, Any] = {"settings": {"games": games, "clips_per_game": clips_per_game, "horizons": horizons,
                                            "transfer_games": transfer_games, "transfer_per_game": transfer_per_game,
                                            "long_games": long_games, "long_per_game": long_per_game,
                                            "long_steps": long_steps, "sampler": vars(sampler), "seed": seed,
+                                           "judge_steps": judge_steps, "judge_transitions": judge_transitions,
                                            "memory": k, "levels": "test (0-999)", "policy": "held-random"},
                               "transfer_reference": reference, "models": {}}
     for name, model in models.items():
@@ -207,6 +239,9 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                   "transfer": {game: transfer(model, cases[game], judges[game], sampler, seed)
                                for game in transfer_games}}
         result["transfer"]["mean"] = float(np.mean([result["transfer"][g] for g in transfer_games]))
+        result["control"] = {game: control(model, cases[game], judges[game], sampler, seed) for game in transfer_games}
+        result["control"]["mean"] = {k: float(np.mean([result["control"][g][k] for g in transfer_games]))
+                                     for k in ("true", "shuffled")}
         if long_clips is not None:
             result["long_horizon"] = long_horizon(model, long_clips, sampler, seed)
         result["condition"] = model.condition.describe()
@@ -221,6 +256,7 @@ def markdown_row(name: str, result: dict[str, Any], horizons: tuple[int, ...] = 
     cells = [name, f"{tf['psnr']:.2f} / {tf['ssim']:.3f}"]
     cells += [f"{ol['psnr'][str(h)]:.2f} / {ol['ssim'][str(h)]:.3f}" for h in horizons]
     cells.append(f"{result['transfer']['mean']:.1%}")
+    cells.append(f"{result['control']['mean']['true']:.1%} / {result['control']['mean']['shuffled']:.1%}")
     if "long_horizon" in result:
         lh = result["long_horizon"]
         cells.append(f"{lh['psnr_per_step'][-1]:.2f} dB, std ratio {lh['last20_std_ratio']:.2f}, "
@@ -231,16 +267,22 @@ def markdown_row(name: str, result: dict[str, Any], horizons: tuple[int, ...] = 
 def markdown_summary(report: dict[str, Any]) -> str:
     horizons = tuple(report["settings"]["horizons"])
     header = ["model", "teacher-forced PSNR / SSIM"] + [f"open-loop {h} PSNR / SSIM" for h in horizons]
-    header += ["transfer (judge)", f"step {report['settings']['long_steps']}"]
+    header += ["transfer (judge)", "control: true / shuffled condition"]
+    header += [f"step {report['settings']['long_steps']}"] if report["settings"]["long_steps"] else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += [markdown_row(name, result, horizons) for name, result in report["models"].items()]
     games = report["settings"]["transfer_games"]
     lines += ["", "Transfer per game (share of imagined transitions the judge reads as the demonstrated move; "
               "chance 25%):", "", "| model | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
+    reference = report["transfer_reference"]
     lines.append("| real target level (reference) | " + " | ".join(
-        f"{report['transfer_reference'][g]['real_target']:.1%}" for g in games) + " |")
-    lines += [f"| {name} | " + " | ".join(f"{r['transfer'][g]:.1%}" for g in games) + " |"
-              for name, r in report["models"].items()]
+        f"{reference[g]['real_target']:.1%}" for g in games) + " |")
+    for name, r in report["models"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{r['transfer'][g]:.1%}" for g in games) + " |")
+        lines.append(f"| {name}: autoencoded real target (ceiling) | " + " | ".join(
+            f"{reference[g]['autoencoded_target'][name]:.1%}" for g in games) + " |")
+        lines.append(f"| {name}: control, true / shuffled | " + " | ".join(
+            f"{r['control'][g]['true']:.0%} / {r['control'][g]['shuffled']:.0%}" for g in games) + " |")
     return "\n".join(lines)
 
 

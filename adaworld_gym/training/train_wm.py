@@ -31,6 +31,9 @@ class WmTrainConfig(TrainerConfig):
     autoencoder: Path | None = None  # a trained frame autoencoder (adaworld train-ae); required
     condition: str = "latent_action"  # latent_action (AdaWorld; the VQ baseline with a VQ model), flow, none
     latent_action_model: Path | None = None  # None: the shipped lam-cpu
+    # Denoiser options over the preset (None: the preset's); see DenoiserConfig.
+    scale_shift: bool | None = None
+    condition_channels: int | None = None
     # A 200-step horizon: 0.999 lagged far behind a still-improving model in runs of a few thousand steps.
     ema_decay: float = 0.995
 
@@ -90,7 +93,8 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
     condition = make_condition(config.condition, lam if config.condition == "latent_action" else None,
                                resolution=autoencoder.config.resolution)
     model_config = preset(config.preset, latent_channels=autoencoder.config.latent_channels,
-                          latent_size=autoencoder.config.latent_size, condition_dim=condition.dim)
+                          latent_size=autoencoder.config.latent_size, condition_dim=condition.dim,
+                          scale_shift=config.scale_shift, condition_channels=config.condition_channels)
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
                                          config.num_workers, config.seed + step)
     task = WmTask(autoencoder, condition, model_config.memory)

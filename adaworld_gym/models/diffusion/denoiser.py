@@ -4,6 +4,9 @@ The network is a diffusers `UNet2DModel`. Its input is the noisy next latent (sc
 on the channels of the K memory latents; everything else it is told goes into the timestep embedding through
 `class_embed_type="identity"`: the condition (a latent action, flow, or nothing), whether the condition was
 dropped (classifier-free guidance), how many memory frames are real, and how much noise was added to them.
+Two options make the condition stronger than the paper's additive embedding (a per-channel bias in every block):
+`scale_shift` lets the embedding scale and shift every block's features (FiLM), and `condition_channels` also
+tiles a projection of it over the input, so the first convolution sees the action next to each position's memory.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class DenoiserConfig:
     train_log_sigma_std: float = 1.2
     memory_noise_max: float = 0.7  # memory noise augmentation, level ~ U(0, max), told to the model
     condition_dropout: float = 0.1
+    # How strongly the condition reaches the UNet (see the module docstring); the defaults are the paper's.
+    scale_shift: bool = False
+    condition_channels: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
@@ -65,15 +71,16 @@ class Denoiser(nn.Module):
         self.config = c = config
         depth = len(c.widths)
         self.unet = UNet2DModel(
-            sample_size=c.latent_size, in_channels=c.latent_channels * (c.memory + 1),
+            sample_size=c.latent_size, in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels,
             out_channels=c.latent_channels, block_out_channels=c.widths, layers_per_block=c.layers_per_block,
             down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
             norm_num_groups=c.norm_groups, attention_head_dim=c.widths[-1] // 4, add_attention=True,
-            class_embed_type="identity")
+            class_embed_type="identity", resnet_time_scale_shift="scale_shift" if c.scale_shift else "default")
         embed_dim = c.widths[0] * 4  # UNet2DModel's timestep embedding size
         # condition, dropped flag, real memory fraction, memory noise level
         self.condition_embedding = nn.Sequential(nn.Linear(c.condition_dim + 3, embed_dim), nn.SiLU(),
                                                  nn.Linear(embed_dim, embed_dim))
+        self.condition_planes = nn.Linear(embed_dim, c.condition_channels) if c.condition_channels else None
 
     def preconditioning(self, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """EDM's c_in, c_skip, c_out and c_noise for per-sample noise levels `sigma` of shape (B,)."""
@@ -91,9 +98,13 @@ class Denoiser(nn.Module):
         c = self.config
         info = torch.cat([condition * (~dropped)[:, None], dropped[:, None].float(),
                           (memory_lengths.float() / c.memory)[:, None], memory_noise[:, None]], dim=1)
-        x = torch.cat([scaled_noisy, memory.flatten(1, 2)], dim=1)
+        embedding = self.condition_embedding(info)
+        inputs = [scaled_noisy, memory.flatten(1, 2)]
+        if self.condition_planes is not None:
+            size = scaled_noisy.shape[-2:]
+            inputs.append(self.condition_planes(embedding)[:, :, None, None].expand(-1, -1, *size))
         # Timesteps 1000 * c_noise: the sinusoidal embedding resolves a range of about a thousand, not of one.
-        return self.unet(x, 1000 * c_noise, class_labels=self.condition_embedding(info)).sample
+        return self.unet(torch.cat(inputs, dim=1), 1000 * c_noise, class_labels=embedding).sample
 
     def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
                 memory_noise: torch.Tensor, condition: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
