@@ -141,6 +141,26 @@ def test_metrics():
     assert hist.shape == (48,) and torch.allclose(hist.reshape(3, 16).sum(1), torch.ones(3))
 
 
+def test_change_weights_favour_changed_cells_and_weight_the_diffusion_loss():
+    from adaworld_gym.models.change_weights import change_weights
+
+    previous = torch.zeros(2, 3, 64, 64)
+    following = previous.clone()
+    following[0, 1, 10, 20] = 0.5  # one pixel changes in the first pair, none in the second
+    weights = change_weights(previous, following, 50.0, size=16)
+    assert weights.shape == (2, 1, 16, 16)
+    assert torch.allclose(weights.mean(dim=(2, 3)), torch.ones(2, 1))
+    assert weights[0, 0, 2, 5] == weights[0].max() and weights[0, 0, 2, 5] > 10 * weights[0, 0, 0, 0]
+    assert torch.allclose(weights[1], torch.ones(1, 16, 16))  # nothing changed: a plain mean
+    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2))
+    inputs = (torch.randn(2, C, S, S), torch.randn(2, K, C, S, S), torch.full((2,), K), torch.randn(2, 2))
+    losses = []
+    for w in (None, torch.ones(2, 1, S, S), weights):
+        torch.manual_seed(0)
+        losses.append(denoiser(*inputs, w))
+    assert torch.allclose(losses[0], losses[1]) and not torch.allclose(losses[0], losses[2])
+
+
 def test_autoencoder_and_world_model_trainers(tmp_path):
     from adaworld_gym.data import CollectConfig, collect
     from adaworld_gym.training.train_ae import AeTrainConfig, train_ae
@@ -155,7 +175,7 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
     assert not torch.allclose(ae.latent_std, torch.ones(C))  # the export carries the learned latent statistics
     config = WmTrainConfig(out=tmp_path / "wm", autoencoder=ae_folder, condition="flow", preset="tiny", steps=4,
                            batch_size=4, games=["bigfish"], datasets=[data], num_workers=0, save_every=2,
-                           image_every=2, log_every=1)
+                           image_every=2, log_every=1, change_weight=50.0)
     first = WorldModel.from_pretrained(train_wm(config, progress=False))
     assert first.metadata["trained_steps"] == 4 and first.condition.kind == "flow"
     config.steps = 6

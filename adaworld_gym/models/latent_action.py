@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.checkpoint import check_expected, load_checkpoint, save_checkpoint
 from adaworld_gym.models.presets import choose_preset
 from adaworld_gym.models.transformer import (SpatialBlock, SpatioTemporalBlock, patchify, sinusoidal_embedding,
@@ -247,19 +248,13 @@ class LatentActionModel(nn.Module):
         prediction = self.decode(pairs[:, 0], latent)
         error = (prediction - pairs[:, 1]).pow(2)
         mse = error.mean()
-        reconstruction = (error * self.change_weights(pairs)).mean() if self.config.change_weight else mse
+        c = self.config.change_weight
+        reconstruction = (error * change_weights(pairs[:, 0], pairs[:, 1], c)).mean() if c else mse
         if self.config.quantizer == "gaussian":
             loss = reconstruction + kl_scale * self.config.beta * terms.pop("kl_penalised")
         else:
             loss = reconstruction + terms["vq"]
         return LatentActionOutput(prediction, latent, mean, {"loss": loss, "mse": mse, **terms})
-
-    def change_weights(self, pairs: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) loss weights, 1 + change_weight where any channel differs between f_t and f_t+1,
-        scaled to mean 1 per pair so the loss stays on the scale of a plain MSE."""
-        changed = (pairs[:, 1] - pairs[:, 0]).abs().amax(dim=1, keepdim=True) > 1.5 / 255
-        weights = 1.0 + self.config.change_weight * changed.float()
-        return weights / weights.mean(dim=(2, 3), keepdim=True)
 
     @torch.no_grad()
     def encode(self, frames: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
@@ -36,14 +37,17 @@ class WmTrainConfig(TrainerConfig):
     condition_channels: int | None = None
     # A 200-step horizon: 0.999 lagged far behind a still-improving model in runs of a few thousand steps.
     ema_decay: float = 0.995
+    # Latent cells whose pixels changed between the last memory frame and the target weigh 1 + this much in the
+    # diffusion loss (0: the paper's plain loss); the world model's counterpart of the LAM's change weight.
+    change_weight: float = 0.0
 
 
 class WmTask:
     name = "train-wm"
 
-    def __init__(self, autoencoder: FrameAutoencoder, condition, memory: int):
+    def __init__(self, autoencoder: FrameAutoencoder, condition, memory: int, change_weight: float = 0.0):
         self.autoencoder = autoencoder.eval().requires_grad_(False)
-        self.condition, self.memory = condition, memory
+        self.condition, self.memory, self.change_weight = condition, memory, change_weight
 
     def losses(self, model: Denoiser, batch, step):
         frames = batch["frames"]
@@ -51,9 +55,13 @@ class WmTask:
         with torch.no_grad():
             latents = self.autoencoder.to(frames.device).encode(frames)
             condition = self.condition.to(frames.device)(frames[:, k - 1], frames[:, k]).to(frames.device)
+            weights = None
+            if self.change_weight:
+                weights = change_weights(frames_to_float(frames[:, k - 1]), frames_to_float(frames[:, k]),
+                                         self.change_weight, latents.shape[-1])
         # Memory lengths 1..K: the simulator starts from a single frame after every reset.
         lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
-        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition)}, condition
+        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition, weights)}, condition
 
     def world_model(self, model: Denoiser) -> WorldModel:
         return WorldModel(self.autoencoder, model, self.condition)
@@ -97,6 +105,6 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
                           scale_shift=config.scale_shift, condition_channels=config.condition_channels)
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
                                          config.num_workers, config.seed + step)
-    task = WmTask(autoencoder, condition, model_config.memory)
+    task = WmTask(autoencoder, condition, model_config.memory, config.change_weight)
     return train(task, Denoiser(model_config), loader_at, config, config_record(config, model=model_config),
                  progress)

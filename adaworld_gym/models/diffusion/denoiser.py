@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from diffusers import UNet2DModel
 from torch import nn
 
@@ -131,9 +130,9 @@ class Denoiser(nn.Module):
                              f"got {tuple(condition.shape)}")
 
     def forward(self, target: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
-                condition: torch.Tensor) -> torch.Tensor:
+                condition: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """EDM training loss for next latents `target` (B, C, h, w): noise levels, memory noise augmentation
-        and condition dropout are all drawn here."""
+        and condition dropout are all drawn here. `weights` (B, 1, h, w), mean 1, weight latent positions."""
         c = self.config
         self.check_inputs(memory, condition)
         b = target.shape[0]
@@ -145,4 +144,5 @@ class Denoiser(nn.Module):
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
         raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped)
         # EDM's weighted loss on D equals the plain MSE of F against this target.
-        return F.mse_loss(raw, (target - c_skip * noisy) / c_out)
+        error = (raw - (target - c_skip * noisy) / c_out).pow(2)
+        return (error if weights is None else error * weights).mean()
