@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.checkpoint import CheckpointError
 from adaworld_gym.models.latent_action import (LatentActionModel, compose, control_options, frames_to_float,
                                                preset)
@@ -100,7 +101,8 @@ def test_kl_responds_to_beta_and_its_floor():
 def test_change_weight_puts_the_loss_on_changed_pixels():
     pairs, _ = moving_square_pairs(3)
     model = LatentActionModel(preset("tiny", change_weight=9.0))
-    weights = model.change_weights(frames_to_float(pairs))
+    pixels = frames_to_float(pairs)
+    weights = change_weights(pixels[:, 0], pixels[:, 1], model.config.change_weight)
     assert weights.shape == (3, 1, 64, 64)
     assert torch.allclose(weights.mean(dim=(1, 2, 3)), torch.ones(3))
     changed = (pairs[:, 1] != pairs[:, 0]).any(dim=1, keepdim=True)
