@@ -24,6 +24,8 @@ app = typer.Typer(help="AdaWorld world models as Gymnasium environments: data, t
 # Shared by the three trainers (train-lam, train-ae, train-wm).
 TIME_LIMIT_OPTION = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or here, whichever "
                                                      "comes first (the LR decays over both).")
+POLICY_OPTION = typer.Option("held", help="Behaviour policy of the live stream: held (random actions held 1-16 "
+                             "steps) or random (a new action every step).")
 
 
 def _parse_games(games: str, source: str = "procgen") -> list[str]:
@@ -149,6 +151,7 @@ def train_lam_command(
         ema_decay: float = typer.Option(0.995, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
         time_limit: Optional[float] = TIME_LIMIT_OPTION,
+        policy: str = POLICY_OPTION,
         image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Train the latent action autoencoder on action-free frame pairs (resumes if OUT has a checkpoint)."""
@@ -160,7 +163,7 @@ def train_lam_command(
                             decoder=decoder, patch_embedding=patch_embedding, encoder=encoder, kl_floor=kl_floor,
                             kl_free_steps=kl_free_steps,
                             kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed,
-                            time_limit=time_limit, image_every=image_every)
+                            time_limit=time_limit, image_every=image_every, policy=policy)
     typer.echo(f"exported {train_lam(config)}")
 
 
@@ -175,6 +178,7 @@ def train_ae_command(
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
         time_limit: Optional[float] = TIME_LIMIT_OPTION,
+        policy: str = POLICY_OPTION,
         image_every: int = typer.Option(500, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Train the frame autoencoder the world model diffuses in (resumes if OUT has a checkpoint)."""
@@ -182,7 +186,7 @@ def train_ae_command(
 
     config = AeTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
                            games=_parse_games(games), datasets=dataset or None, num_workers=num_workers, seed=seed,
-                           time_limit=time_limit, image_every=image_every)
+                           time_limit=time_limit, image_every=image_every, policy=policy)
     typer.echo(f"exported {train_ae(config)}")
 
 
@@ -222,6 +226,7 @@ def train_wm_command(
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
         time_limit: Optional[float] = TIME_LIMIT_OPTION,
+        policy: str = POLICY_OPTION,
         image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
         seed: int = typer.Option(0)) -> None:
     """Pretrain the diffusion world model on action-free video (resumes if OUT has a checkpoint)."""
@@ -231,7 +236,8 @@ def train_wm_command(
                            latent_action_model=latent_action_model, preset=preset, scale_shift=scale_shift,
                            condition_channels=condition_channels, change_weight=change_weight, steps=steps,
                            batch_size=batch_size, lr=lr, games=_parse_games(games), datasets=dataset or None,
-                           num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every)
+                           num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every,
+                           policy=policy)
     typer.echo(f"exported {train_wm(config)}")
 
 

@@ -1,5 +1,7 @@
 """The latent action autoencoder: shapes, learning, the KL/beta trade-off, checkpoints, trainer resume."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -198,6 +200,19 @@ def test_time_limit_ends_the_run_and_drives_the_schedule(tmp_path):
                             datasets=[data], num_workers=0, time_limit=1e-6, image_every=0)
     exported = train_lam(config, progress=False)  # the limit is spent within the first step: one step, exported
     assert LatentActionModel.from_pretrained(exported).metadata["trained_steps"] == 1
+
+
+def test_stream_policy_reaches_the_live_data():
+    """The world model must not be able to read the next move off its memory frames when trained on 'random'."""
+    from adaworld_gym.training.train_lam import LamTrainConfig, clip_loader
+
+    def repeat_share(policy: str) -> float:
+        actions = next(iter(clip_loader(7, 32, ["bigfish"], None, 0, seed=0, policy=policy)))["actions"]
+        return float((actions[:, 1:] == actions[:, :-1]).float().mean())
+
+    assert repeat_share("held") > 0.6 and repeat_share("random") < 0.25  # 1/15 expected for uniform actions
+    with pytest.raises(ValueError, match="unknown stream policy 'greedy'"):
+        LamTrainConfig(out=Path("unused"), policy="greedy")
 
 
 def test_evaluation_report_on_test_levels(tmp_path):

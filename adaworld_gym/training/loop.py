@@ -28,6 +28,9 @@ from adaworld_gym.video import write_mp4
 from adaworld_gym.training.state import has_train_state, load_train_state, save_train_state
 
 
+STREAM_POLICIES = ("held", "random")
+
+
 @dataclass
 class TrainerConfig:
     """What every trainer is told; each trainer's config extends it (and changes defaults where it needs)."""
@@ -42,7 +45,10 @@ class TrainerConfig:
     ema_decay: float = 0.999  # 0 disables EMA
     grad_clip: float = 1.0
     games: list[str] = field(default_factory=lambda: list(PROCGEN_GAMES))
-    datasets: list[Path] | None = None  # None: stream live from Procgen (train levels, held-random policy)
+    datasets: list[Path] | None = None  # None: stream live from Procgen (train levels, `policy`)
+    # Behaviour policy of the live stream: "held" (random actions held 1-16 steps, AdaWorld's directed motions)
+    # or "random" (a new uniform action every step, so the next move cannot be read off the memory frames).
+    policy: str = "held"
     num_workers: int = 1
     log_every: int = 50
     image_every: int = 1000  # 0: no images or rollout videos
@@ -53,8 +59,14 @@ class TrainerConfig:
     # unknown speed) still ends on a decayed rate. None: steps alone.
     time_limit: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.policy not in STREAM_POLICIES:
+            raise ValueError(f"unknown stream policy {self.policy!r}; choose one of {STREAM_POLICIES}")
+
     def data_description(self) -> str | list[str]:
-        return [str(d) for d in self.datasets] if self.datasets else "live Procgen stream, train levels"
+        if self.datasets:
+            return [str(d) for d in self.datasets]
+        return "live Procgen stream, train levels" + ("" if self.policy == "held" else f", {self.policy} policy")
 
 
 def config_record(config: Any, **models: Any) -> dict[str, Any]:

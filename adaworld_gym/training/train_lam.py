@@ -40,13 +40,13 @@ def kl_scale(step: int, config: LamTrainConfig) -> float:
 
 
 def clip_loader(clip_len: int, batch_size: int, games: list[str], datasets: list[Path] | None, num_workers: int,
-                seed: int) -> DataLoader:
+                seed: int, policy: str = "held") -> DataLoader:
     """Clips from dataset folders (shuffled, epochs) or, with no datasets, from a live Procgen stream."""
     if datasets:
         data = ClipDataset(datasets, clip_len=clip_len, games=games)
         return DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
                           persistent_workers=num_workers > 0)
-    stream = LiveClipStream(games, clip_len=clip_len, num_envs=16, policy="held", split="train", seed=seed,
+    stream = LiveClipStream(games, clip_len=clip_len, num_envs=16, policy=policy, split="train", seed=seed,
                             shuffle_buffer=1024)
     return DataLoader(stream, batch_size=batch_size, num_workers=num_workers)
 
@@ -87,6 +87,6 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
                           patch_embedding=config.patch_embedding, encoder=config.encoder, kl_floor=config.kl_floor)
     # A resumed run streams new levels, not the same ones again.
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
-                                         config.seed + step)
+                                         config.seed + step, config.policy)
     return train(LamTask(config), LatentActionModel(model_config), loader_at, config,
                  config_record(config, model=model_config), progress)

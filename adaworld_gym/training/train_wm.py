@@ -104,7 +104,7 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
                           latent_size=autoencoder.config.latent_size, condition_dim=condition.dim,
                           scale_shift=config.scale_shift, condition_channels=config.condition_channels)
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
-                                         config.num_workers, config.seed + step)
+                                         config.num_workers, config.seed + step, config.policy)
     task = WmTask(autoencoder, condition, model_config.memory, config.change_weight)
     return train(task, Denoiser(model_config), loader_at, config, config_record(config, model=model_config),
                  progress)
