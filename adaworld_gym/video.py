@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import cv2
@@ -16,7 +17,11 @@ def _upscale(frames: np.ndarray, scale: int) -> np.ndarray:
 
 def write_mp4(frames: np.ndarray, path: str | Path, fps: int = 15, scale: int = 4) -> Path:
     """Write (T, H, W, 3) uint8 RGB frames as an H.264 mp4, each pixel shown as `scale` x `scale`."""
-    from moviepy import ImageSequenceClip  # imported here: moviepy is slow to import
+    # Imported here: moviepy is slow to import. Its imageio_ffmpeg dependency warns that setuptools'
+    # pkg_resources is deprecated, which nothing here can act on.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        from moviepy import ImageSequenceClip
 
     path = Path(path)
     frames = _upscale(np.asarray(frames, dtype=np.uint8), scale)
