@@ -69,3 +69,12 @@ def test_lam_encoder_ceiling_quick(tmp_path):
     assert all(0 <= row[game] <= 1 for curve in report["curves"].values() for row in curve for game in ("heist", "maze"))
     assert [row["step"] for row in report["curves"]["cnn"]] == [0, 2, 4]
     assert "| cnn | 4 |" in (tmp_path / "encoder_ceiling.md").read_text()
+
+
+def test_lam_control_quick(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lam_control.py"), "--quick", "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    report = json.loads((tmp_path / "lam_control.json").read_text())
+    assert report["settings"]["seed"] == "0" and set(report["games"]) == {"maze"}
+    assert all(0 <= report["mean"][k] <= 1 for k in ("real", "true", "shuffled", "zero"))
+    assert "| decoder, own latent |" in (tmp_path / "lam_control.md").read_text()
