@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adaworld_gym.evaluation.inverse_dynamics import train_inverse_dynamics
-from adaworld_gym.evaluation.wm_eval import TRANSFER_GAMES, transfer_cases
+from adaworld_gym.evaluation.wm_eval import TRANSFER_GAMES, transfer_setup
 from adaworld_gym.io import write_json
 from adaworld_gym.models.latent_action import LatentActionModel
 
@@ -50,14 +49,13 @@ def main() -> None:
     args = parser.parse_args()
     judge_size = {}
     if args.quick:
-        args.games, args.cases_per_game, judge_size = "maze", 8, {"transitions": 200, "steps": 5}
+        args.games, args.cases_per_game, judge_size = "maze", 8, {"judge_transitions": 200, "judge_steps": 5}
     print("settings:", json.dumps({k: str(v) for k, v in vars(args).items()}))
     model = LatentActionModel.from_pretrained(args.model).eval()
     report = {"settings": {k: str(v) for k, v in vars(args).items()}, "games": {}}
     for game in args.games.split(","):
         g = TRANSFER_GAMES.index(game) if game in TRANSFER_GAMES else len(TRANSFER_GAMES)
-        judge, _ = train_inverse_dynamics(game, seed=args.seed + g, **judge_size)  # wm_eval's judge for this game
-        cases = transfer_cases(game, args.cases_per_game, seed=args.seed + 100 * g)
+        judge, _, cases = transfer_setup(game, g, args.cases_per_game, args.seed, **judge_size)
         report["games"][game] = decoder_control(model, judge, cases.target, cases.moves)
         print(game, json.dumps(report["games"][game]), flush=True)
     games = list(report["games"])

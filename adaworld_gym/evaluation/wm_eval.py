@@ -160,14 +160,15 @@ def reconstruct(model: WorldModel, frames: torch.Tensor) -> torch.Tensor:
 
 
 def control(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sampler: SamplerConfig,
-            seed: int = 0) -> dict[str, float]:
+            autoencoded: torch.Tensor, seed: int = 0) -> dict[str, float]:
     """Judge accuracy of one-step predictions along the real target clips, with the true conditions and with
     those of other clips (a fixed derangement: same distribution, unrelated moves). The judge compares each
-    prediction with the autoencoded previous frame, so both sides carry the same reconstruction blur."""
+    prediction with the previous frame from `autoencoded` (the target through the model's autoencoder), so both
+    sides carry the same reconstruction blur."""
     frames, n = cases.target, cases.target.shape[0]
     conditions = model.label(frames)
     other = torch.roll(torch.arange(n), 1)
-    previous = reconstruct(model, frames[:, :-1])
+    previous = autoencoded[:, :-1]
     scores = {}
     for name, chosen in (("true", conditions), ("shuffled", conditions[other])):
         following = torch.stack([model.rollout(frames[:, max(0, t + 1 - model.memory):t + 1], chosen[:, t:t + 1],
@@ -175,6 +176,14 @@ def control(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sam
         predicted = judge.predict(previous.flatten(0, 1), following.cpu().flatten(0, 1)).reshape(n, -1)
         scores[name] = float((predicted == cases.moves[:, None]).float().mean())
     return scores
+
+
+def transfer_setup(game: str, index: int, per_game: int, seed: int = 0, judge_transitions: int = 20000,
+                   judge_steps: int = 3000) -> tuple[InverseDynamics, float, TransferCases]:
+    """The judge (and its held-out accuracy) and the held-move cases of the `index`-th transfer game; one place
+    for their seeds, so every benchmark that uses them scores against the same judges and cases."""
+    judge, accuracy = train_inverse_dynamics(game, judge_transitions, judge_steps, seed=seed + index)
+    return judge, accuracy, transfer_cases(game, per_game, seed=seed + 100 * index)
 
 
 def long_horizon(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
@@ -216,14 +225,11 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
     long_clips = test_clips(long_games, long_per_game, k + long_steps, seed + 1)[0] if long_steps else None
     judges, cases, reference = {}, {}, {}
     for g, game in enumerate(transfer_games):
-        judges[game], idm_accuracy = train_inverse_dynamics(game, judge_transitions, judge_steps, seed=seed + g)
-        cases[game] = transfer_cases(game, transfer_per_game, seed=seed + 100 * g)
+        judges[game], idm_accuracy, cases[game] = transfer_setup(game, g, transfer_per_game, seed,
+                                                                 judge_transitions, judge_steps)
         reference[game] = {"judge_accuracy_train_levels": idm_accuracy,
                            "real_target": move_accuracy(judges[game], cases[game].target, cases[game].moves),
-                           "cases": int(len(cases[game].moves))}
-        reference[game]["autoencoded_target"] = {
-            name: move_accuracy(judges[game], reconstruct(model, cases[game].target), cases[game].moves)
-            for name, model in models.items()}
+                           "cases": int(len(cases[game].moves)), "autoencoded_target": {}}
         say(f"transfer judge {game}: {reference[game]}")
     report: dict[str, Any] = {"settings": {"games": games, "clips_per_game": clips_per_game, "horizons": horizons,
                                            "transfer_games": transfer_games, "transfer_per_game": transfer_per_game,
@@ -239,7 +245,11 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                   "transfer": {game: transfer(model, cases[game], judges[game], sampler, seed)
                                for game in transfer_games}}
         result["transfer"]["mean"] = float(np.mean([result["transfer"][g] for g in transfer_games]))
-        result["control"] = {game: control(model, cases[game], judges[game], sampler, seed) for game in transfer_games}
+        result["control"] = {}
+        for game in transfer_games:
+            autoencoded = reconstruct(model, cases[game].target)
+            reference[game]["autoencoded_target"][name] = move_accuracy(judges[game], autoencoded, cases[game].moves)
+            result["control"][game] = control(model, cases[game], judges[game], sampler, autoencoded, seed)
         result["control"]["mean"] = {k: float(np.mean([result["control"][g][k] for g in transfer_games]))
                                      for k in ("true", "shuffled")}
         if long_clips is not None:

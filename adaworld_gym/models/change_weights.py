@@ -17,7 +17,7 @@ def change_weights(previous: torch.Tensor, following: torch.Tensor, weight: floa
     differs, scaled to mean 1 per pair so the loss stays on a plain MSE's scale. `size` below H max-pools the
     change mask to a latent grid (a cell counts as changed if any of its pixels did)."""
     changed = ((following - previous).abs().amax(dim=1, keepdim=True) > 1.5 / 255).float()
-    if size is not None and size != changed.shape[-1]:
+    if size is not None:
         changed = F.adaptive_max_pool2d(changed, size)
     weights = 1.0 + weight * changed
     return weights / weights.mean(dim=(2, 3), keepdim=True)
