@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--games", default=",".join(TRANSFER_GAMES))
     parser.add_argument("--cases-per-game", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--judge-cache", type=Path, default=None,
+                        help="folder to keep the judges in and reuse them from (the same as wm_eval.py's)")
     parser.add_argument("--quick", action="store_true", help="maze only, 8 cases, a 5-step judge")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "lam_control")
     args = parser.parse_args()
@@ -55,7 +57,8 @@ def main() -> None:
     report = {"settings": {k: str(v) for k, v in vars(args).items()}, "games": {}}
     for game in args.games.split(","):
         g = TRANSFER_GAMES.index(game) if game in TRANSFER_GAMES else len(TRANSFER_GAMES)
-        judge, _, cases = transfer_setup(game, g, args.cases_per_game, args.seed, **judge_size)
+        judge, _, cases = transfer_setup(game, g, args.cases_per_game, args.seed, judge_cache=args.judge_cache,
+                                         **judge_size)
         report["games"][game] = decoder_control(model, judge, cases.target, cases.moves)
         print(game, json.dumps(report["games"][game]), flush=True)
     games = list(report["games"])

@@ -54,7 +54,8 @@ def pixel_space_fps(model: WorldModel, batch: int, sampler: SamplerConfig) -> fl
     from dataclasses import replace
 
     device = model.device
-    pixel = Denoiser(replace(c, latent_channels=3, latent_size=model.resolution)).eval().to(device)
+    # No next-frame hint there: in pixel space the hint would be 3 more input channels, a negligible cost.
+    pixel = Denoiser(replace(c, latent_channels=3, latent_size=model.resolution, hint_resolution=0)).eval().to(device)
     pixel.to(memory_format=torch.channels_last)  # the layout WorldModel gives its own denoiser
     run = DiffusionSampler(pixel, sampler)
     memory = torch.randn(batch, c.memory, 3, model.resolution, model.resolution, device=device)

@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--memory-noise", type=float, default=0.0,
                         help="noise level added to the memory at every sampling step (the model is told it)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--judge-cache", type=Path, default=None,
+                        help="folder to keep the transfer judges in and reuse them from (same settings only)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "wm_eval")
     args = parser.parse_args()
     folders = dict(item.split("=", 1) for item in args.model)
@@ -40,7 +42,8 @@ def main() -> None:
                             memory_noise=args.memory_noise)
     report = write_wm_report({k: Path(v) for k, v in folders.items()}, args.out, games,
                              clips_per_game=args.clips_per_game, transfer_per_game=args.transfer_per_game,
-                             long_steps=args.long_steps, sampler=sampler, seed=args.seed)
+                             long_steps=args.long_steps, sampler=sampler, seed=args.seed,
+                             judge_cache=args.judge_cache)
     print(markdown_summary(report))
 
 

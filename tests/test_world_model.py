@@ -122,6 +122,31 @@ def test_world_model_round_trip_and_mismatch_errors(tmp_path):
         WorldModel.from_pretrained(tmp_path / "missing")
 
 
+def test_next_frame_hint_reaches_the_denoiser_is_dropped_with_the_condition_and_round_trips(tmp_path):
+    lam = LatentActionModel(lam_preset("tiny"))
+    model = tiny_world_model("latent_action", lam, hint_resolution=64)
+    denoiser = model.denoiser
+    assert denoiser.config.hint_channels == 48  # 3 colours x 4 x 4 pixels per latent cell
+    inputs = (torch.randn(2, C, S, S), torch.ones(2), torch.randn(2, K, C, S, S), torch.full((2,), K),
+              torch.zeros(2), torch.randn(2, 32))
+    hints = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    kept, dropped = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)
+    with torch.no_grad():
+        assert not torch.allclose(*(denoiser.denoise(*inputs, kept, h) for h in hints))
+        assert torch.equal(*(denoiser.denoise(*inputs, dropped, h) for h in hints))
+    with pytest.raises(ValueError, match=r"needs a next-frame hint of shape \(2, 3, 64, 64\), got None"):
+        denoiser(inputs[0], inputs[2], inputs[3], inputs[5])
+    # Rollouts draw the hint from each step's last frame; a saved model keeps the option and the same frames.
+    context = torch.randint(0, 256, (2, 2, 3, 64, 64), dtype=torch.uint8)
+    conditions = torch.randn(2, 3, 32)
+    model.save_pretrained(tmp_path / "wm", dtype=None)
+    loaded = WorldModel.from_pretrained(tmp_path / "wm")
+    assert loaded.denoiser.config.hint_resolution == 64
+    assert torch.equal(model.rollout(context, conditions, seed=1), loaded.rollout(context, conditions, seed=1))
+    with pytest.raises(ValueError, match="needs a latent action condition"):
+        WorldModel(model.autoencoder, denoiser, NoCondition())
+
+
 def test_conditions_shapes():
     frames = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)
     shifted = frames.roll(2, dims=-1)
@@ -182,6 +207,11 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
     resumed = WorldModel.from_pretrained(train_wm(config, progress=False))
     assert resumed.metadata["trained_steps"] == 6
     assert list((tmp_path / "wm" / "videos").glob("*.mp4"))
+    LatentActionModel(lam_preset("tiny")).save_pretrained(tmp_path / "lam")
+    hinted = WmTrainConfig(out=tmp_path / "wm-hint", autoencoder=ae_folder, latent_action_model=tmp_path / "lam",
+                           hint=True, preset="tiny", steps=2, batch_size=4, games=["bigfish"], datasets=[data],
+                           num_workers=0, image_every=0)
+    assert WorldModel.from_pretrained(train_wm(hinted, progress=False)).denoiser.config.hint_resolution == 64
 
 
 def test_test_clips_refuse_impossible_lengths():
@@ -202,7 +232,15 @@ def test_evaluation_and_transfer(tmp_path):
     models = {"flow": tiny_world_model("flow"), "none": tiny_world_model("none")}
     report = evaluate_world_models(models, ["maze"], clips_per_game=1, transfer_per_game=8, long_per_game=1,
                                    long_steps=8, transfer_games=("maze",), long_games=("maze",), judge_steps=5,
-                                   judge_transitions=200, horizons=(1, 2), progress=False)
+                                   judge_transitions=200, horizons=(1, 2), judge_cache=tmp_path / "judges",
+                                   progress=False)
+    # The judge was kept; the same settings load it (same weights, same accuracy) instead of training again.
+    from adaworld_gym.evaluation.inverse_dynamics import train_inverse_dynamics
+    (kept,) = (tmp_path / "judges").glob("judge-maze-n200-k5-*.safetensors")
+    judge, accuracy = train_inverse_dynamics("maze", 200, 5, cache=tmp_path / "judges")
+    assert accuracy == report["transfer_reference"]["maze"]["judge_accuracy_train_levels"]
+    fresh, _ = train_inverse_dynamics("maze", 200, 5)
+    assert all(torch.equal(a, b) for a, b in zip(judge.state_dict().values(), fresh.state_dict().values()))
     for result in report["models"].values():
         assert set(result["open_loop"]["psnr"]) == {"1", "2"} and 0 <= result["transfer"]["mean"] <= 1
         assert len(result["long_horizon"]["psnr_per_step"]) == 8

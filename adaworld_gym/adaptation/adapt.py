@@ -26,7 +26,7 @@ from adaworld_gym.adaptation.reward_model import RewardModel, precision_recall
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
 from adaworld_gym.envs.procgen_games import resolve_actions
-from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.models.world_model import WorldModel, next_frame_hint
 
 
 @dataclass
@@ -145,13 +145,14 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
         denoiser.train()
         index = usable[torch.randint(0, len(usable), (batch_size,), generator=generator)]
         memory = torch.zeros(batch_size, k, *latents[0].shape[1:], device=device)
-        targets, lengths = [], []
+        targets, lengths, previous = [], [], []
         for row, (e, s) in enumerate(zip(data.episode[index].tolist(), data.step[index].tolist())):
             seen = latents[e][max(0, s + 1 - k):s + 1]  # memory ends at the transition's first frame
             memory[row, k - len(seen):] = seen
-            targets.append(latents[e][s + 1]), lengths.append(len(seen))
-        loss = denoiser(torch.stack(targets), memory, torch.tensor(lengths, device=device),
-                        action_map(data.actions[index].to(device)))
+            targets.append(latents[e][s + 1]), lengths.append(len(seen)), previous.append(data.frames[e][s])
+        conditions = action_map(data.actions[index].to(device))
+        hint = next_frame_hint(denoiser, world.condition, torch.stack(previous), conditions)
+        loss = denoiser(torch.stack(targets), memory, torch.tensor(lengths, device=device), conditions, hint=hint)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(denoiser.parameters()) + list(action_map.parameters()), 1.0)

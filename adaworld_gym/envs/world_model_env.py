@@ -122,7 +122,7 @@ class SimulatorBatch:
         starts = self.pool[self.rng.integers(len(self.pool), size=len(index))]
         fresh = self.world.start(torch.from_numpy(starts[:, None]).permute(0, 1, 4, 2, 3))
         idx = torch.from_numpy(index).to(self.world.device)
-        self.state.memory[idx], self.state.lengths[idx] = fresh.memory, fresh.lengths
+        self.state.replace(idx, fresh)
         self.obs[index], self.elapsed[index] = starts, 0
 
 

@@ -6,14 +6,19 @@ people we do not have). It scores how often a transferred rollout shows the demo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from adaworld_gym.data.policies import UniformRandomPolicy
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import TRAIN_LEVELS
+from adaworld_gym.io import atomic_path
 
 
 class InverseDynamics(nn.Module):
@@ -59,8 +64,18 @@ def real_move_transitions(game: str, count: int, start_level: int, num_levels: i
 # 3000 steps on 20k pairs: against 600 on 6k, the judge reads the held moves of real test levels 44-90% right
 # instead of 30-69% (measured on the six transfer games), so a model's transfer has room to show.
 def train_inverse_dynamics(game: str, transitions: int = 20000, steps: int = 3000, batch_size: int = 64,
-                           seed: int = 0) -> tuple[InverseDynamics, float]:
-    """Fit on training levels; returns the classifier and its accuracy on 1000 held-out training-level pairs."""
+                           seed: int = 0, cache: Path | None = None) -> tuple[InverseDynamics, float]:
+    """Fit on training levels; returns the classifier and its accuracy on 1000 held-out training-level pairs.
+    With a `cache` folder, a judge of the same settings trained before is loaded from it instead (a judge takes
+    about 90 s on 2 CPU cores and every world model benchmark run needs six)."""
+    cached = None
+    if cache is not None:
+        cached = Path(cache) / f"judge-{game}-n{transitions}-k{steps}-b{batch_size}-s{seed}.safetensors"
+        if cached.is_file():
+            model = InverseDynamics()
+            model.load_state_dict(load_file(cached))
+            with safe_open(cached, "pt") as f:
+                return model, float(f.metadata()["accuracy"])
     torch.manual_seed(seed)
     previous, following, moves = real_move_transitions(game, transitions + 1000, *TRAIN_LEVELS, seed=seed)
     model = InverseDynamics()
@@ -73,4 +88,8 @@ def train_inverse_dynamics(game: str, transitions: int = 20000, steps: int = 300
         loss.backward()
         optimizer.step()
     held_out = model.predict(previous[transitions:], following[transitions:])
-    return model, float((held_out == moves[transitions:]).float().mean())
+    accuracy = float((held_out == moves[transitions:]).float().mean())
+    if cached is not None:
+        with atomic_path(cached) as tmp:
+            save_file(model.state_dict(), tmp, metadata={"accuracy": repr(accuracy)})
+    return model, accuracy

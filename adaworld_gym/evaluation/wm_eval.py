@@ -179,10 +179,12 @@ def control(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sam
 
 
 def transfer_setup(game: str, index: int, per_game: int, seed: int = 0, judge_transitions: int = 20000,
-                   judge_steps: int = 3000) -> tuple[InverseDynamics, float, TransferCases]:
+                   judge_steps: int = 3000, judge_cache: Path | None = None
+                   ) -> tuple[InverseDynamics, float, TransferCases]:
     """The judge (and its held-out accuracy) and the held-move cases of the `index`-th transfer game; one place
     for their seeds, so every benchmark that uses them scores against the same judges and cases."""
-    judge, accuracy = train_inverse_dynamics(game, judge_transitions, judge_steps, seed=seed + index)
+    judge, accuracy = train_inverse_dynamics(game, judge_transitions, judge_steps, seed=seed + index,
+                                             cache=judge_cache)
     return judge, accuracy, transfer_cases(game, per_game, seed=seed + 100 * index)
 
 
@@ -212,7 +214,7 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                           sampler: SamplerConfig | None = None, seed: int = 0,
                           transfer_games: tuple[str, ...] = TRANSFER_GAMES, long_games: tuple[str, ...] = LONG_GAMES,
                           judge_steps: int = 3000, judge_transitions: int = 20000, horizons: tuple[int, ...] = HORIZONS,
-                          progress: bool = True) -> dict[str, Any]:
+                          judge_cache: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """All measurements for every model on the same test data; returns a JSON-ready report."""
     sampler = sampler or SamplerConfig()
     say = print if progress else (lambda *a: None)
@@ -226,7 +228,7 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
     judges, cases, reference = {}, {}, {}
     for g, game in enumerate(transfer_games):
         judges[game], idm_accuracy, cases[game] = transfer_setup(game, g, transfer_per_game, seed,
-                                                                 judge_transitions, judge_steps)
+                                                                 judge_transitions, judge_steps, judge_cache)
         reference[game] = {"judge_accuracy_train_levels": idm_accuracy,
                            "real_target": move_accuracy(judges[game], cases[game].target, cases[game].moves),
                            "cases": int(len(cases[game].moves)), "autoencoded_target": {}}

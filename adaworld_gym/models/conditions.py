@@ -48,6 +48,11 @@ class LatentActionCondition:
         pairs = torch.stack([previous, following], dim=1).to(self.model.device)
         return self.model.encode_pairs(pairs)[1].float()
 
+    def predict(self, previous: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """The latent action model's own next frame (B, 3, H, W) in [0, 1] from uint8 frames and latent actions:
+        the world model's next-frame hint. Not under no_grad, so an action table can learn through it."""
+        return self.model.decode(previous.to(self.model.device), latent)
+
     def to(self, device: torch.device | str) -> "LatentActionCondition":
         self.model.to(device)
         return self

@@ -28,17 +28,30 @@ LATENT_ACTION_DIR = "latent_action_model"
 
 @dataclass
 class RolloutState:
-    """What the model remembers: the last K latents (oldest first) and how many of them are real frames."""
+    """What the model remembers: the last K latents (oldest first), how many of them are real frames, and the
+    last frame in pixels (what the next-frame hint starts from)."""
 
     memory: torch.Tensor  # (B, K, C, h, w)
     lengths: torch.Tensor  # (B,) int64, 1..K
+    frame: torch.Tensor  # (B, 3, H, W) uint8
 
-    def push(self, latent: torch.Tensor) -> "RolloutState":
+    def push(self, latent: torch.Tensor, frame: torch.Tensor) -> "RolloutState":
         memory = torch.cat([self.memory[:, 1:], latent[:, None]], dim=1)
-        return RolloutState(memory, (self.lengths + 1).clamp(max=self.memory.shape[1]))
+        return RolloutState(memory, (self.lengths + 1).clamp(max=self.memory.shape[1]), frame)
 
     def select(self, index: torch.Tensor) -> "RolloutState":
-        return RolloutState(self.memory[index], self.lengths[index])
+        return RolloutState(self.memory[index], self.lengths[index], self.frame[index])
+
+    def replace(self, index: torch.Tensor, fresh: "RolloutState") -> None:
+        """Overwrite the rollouts at `index` with `fresh` ones, in place (an environment's autoreset)."""
+        self.memory[index], self.lengths[index], self.frame[index] = fresh.memory, fresh.lengths, fresh.frame
+
+
+def next_frame_hint(denoiser: Denoiser, condition: Condition, previous: torch.Tensor,
+                    labels: torch.Tensor) -> torch.Tensor | None:
+    """The pixel-space guess of the next frame a denoiser made with `hint_resolution` takes (None for the
+    others): the latent action model's decoder on the previous uint8 frames (B, 3, H, W) and their conditions."""
+    return condition.predict(previous, labels) if denoiser.config.hint_resolution else None
 
 
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
@@ -54,6 +67,11 @@ class WorldModel(nn.Module):
         if condition.dim != denoiser.config.condition_dim:
             raise ValueError(f"the denoiser takes {denoiser.config.condition_dim}-d conditions, the "
                              f"{condition.kind} condition gives {condition.dim}")
+        hint = denoiser.config.hint_resolution
+        if hint and (not hasattr(condition, "predict") or hint != autoencoder.config.resolution):
+            raise ValueError(f"the denoiser takes a {hint}x{hint} next-frame hint, which needs a latent action "
+                             f"condition at that resolution (got {condition.kind!r} at "
+                             f"{autoencoder.config.resolution})")
         self.autoencoder, self.denoiser, self.condition = autoencoder, denoiser, condition
         # Convolutions in NHWC layout: about 20% more rollout frames/s on CPU (benchmarks/rollout_speed.py).
         self.autoencoder.to(memory_format=torch.channels_last)
@@ -95,14 +113,17 @@ class WorldModel(nn.Module):
         latents = self.autoencoder.encode(context)
         memory = latents.new_zeros((b, self.memory, *latents.shape[2:]))
         memory[:, self.memory - t:] = latents
-        return RolloutState(memory, torch.full((b,), t, dtype=torch.long, device=self.device))
+        return RolloutState(memory, torch.full((b,), t, dtype=torch.long, device=self.device), context[:, -1])
 
     @torch.no_grad()
     def step(self, state: RolloutState, condition: torch.Tensor, sampler: DiffusionSampler,
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, RolloutState]:
         """One frame for every rollout in the batch: (B, 3, H, W) uint8 and the state after it."""
-        latent = sampler.sample(state.memory, state.lengths, condition.to(self.device).float(), generator)
-        return to_uint8(self.autoencoder.decode(latent)), state.push(latent)
+        condition = condition.to(self.device).float()
+        hint = next_frame_hint(self.denoiser, self.condition, state.frame, condition)
+        latent = sampler.sample(state.memory, state.lengths, condition, generator, hint)
+        frame = to_uint8(self.autoencoder.decode(latent))
+        return frame, state.push(latent, frame)
 
     def sampler(self, config: SamplerConfig | None = None) -> DiffusionSampler:
         return DiffusionSampler(self.denoiser, config)

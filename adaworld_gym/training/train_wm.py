@@ -21,7 +21,7 @@ from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.latent_action import frames_to_float
-from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.models.world_model import WorldModel, next_frame_hint
 from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
 from adaworld_gym.training.train_lam import clip_loader
 from adaworld_gym.weights import pretrained_path
@@ -35,6 +35,7 @@ class WmTrainConfig(TrainerConfig):
     # Denoiser options over the preset (None: the preset's); see DenoiserConfig.
     scale_shift: bool | None = None
     condition_channels: int | None = None
+    hint: bool = False  # give the denoiser the latent action model's own next frame (latent_action only)
     # A 200-step horizon: 0.999 lagged far behind a still-improving model in runs of a few thousand steps.
     ema_decay: float = 0.995
     # Latent cells whose pixels changed between the last memory frame and the target weigh 1 + this much in the
@@ -55,13 +56,14 @@ class WmTask:
         with torch.no_grad():
             latents = self.autoencoder.to(frames.device).encode(frames)
             condition = self.condition.to(frames.device)(frames[:, k - 1], frames[:, k]).to(frames.device)
+            hint = next_frame_hint(model, self.condition, frames[:, k - 1], condition)
             weights = None
             if self.change_weight:
                 weights = change_weights(frames_to_float(frames[:, k - 1]), frames_to_float(frames[:, k]),
                                          self.change_weight, latents.shape[-1])
         # Memory lengths 1..K: the simulator starts from a single frame after every reset.
         lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
-        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition, weights)}, condition
+        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition, weights, hint)}, condition
 
     def world_model(self, model: Denoiser) -> WorldModel:
         return WorldModel(self.autoencoder, model, self.condition)
@@ -102,7 +104,8 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
                                resolution=autoencoder.config.resolution)
     model_config = preset(config.preset, latent_channels=autoencoder.config.latent_channels,
                           latent_size=autoencoder.config.latent_size, condition_dim=condition.dim,
-                          scale_shift=config.scale_shift, condition_channels=config.condition_channels)
+                          scale_shift=config.scale_shift, condition_channels=config.condition_channels,
+                          hint_resolution=autoencoder.config.resolution if config.hint else 0)
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
                                          config.num_workers, config.seed + step, config.policy)
     task = WmTask(autoencoder, condition, model_config.memory, config.change_weight)

@@ -7,6 +7,9 @@ dropped (classifier-free guidance), how many memory frames are real, and how muc
 Two options make the condition stronger than the paper's additive embedding (a per-channel bias in every block):
 `scale_shift` lets the embedding scale and shift every block's features (FiLM), and `condition_channels` also
 tiles a projection of it over the input, so the first convolution sees the action next to each position's memory.
+A third, `hint_resolution`, stacks a pixel-space guess of the next frame on the input (folded onto the latent
+grid, 4x4 pixels per cell at 64x64): for AdaWorld the latent action model's own decoder applied to the last frame
+and the latent action, which draws the move where it happens (README: Results).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import torch
 from diffusers import UNet2DModel
+import torch.nn.functional as F
 from torch import nn
 
 from adaworld_gym.models.presets import choose_preset
@@ -43,9 +47,17 @@ class DenoiserConfig:
     # How strongly the condition reaches the UNet (see the module docstring); the defaults are the paper's.
     scale_shift: bool = False
     condition_channels: int = 0
+    hint_resolution: int = 0  # side of the next-frame hint in pixels (0: no hint)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
+        if self.hint_resolution % self.latent_size:
+            raise ValueError(f"hint_resolution {self.hint_resolution} is not a multiple of latent_size "
+                             f"{self.latent_size}")
+
+    @property
+    def hint_channels(self) -> int:
+        return 3 * (self.hint_resolution // self.latent_size) ** 2
 
 
 PRESETS: dict[str, DenoiserConfig] = {
@@ -70,7 +82,7 @@ class Denoiser(nn.Module):
         self.config = c = config
         depth = len(c.widths)
         self.unet = UNet2DModel(
-            sample_size=c.latent_size, in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels,
+            sample_size=c.latent_size, in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels + c.hint_channels,
             out_channels=c.latent_channels, block_out_channels=c.widths, layers_per_block=c.layers_per_block,
             down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
             norm_num_groups=c.norm_groups, attention_head_dim=c.widths[-1] // 4, add_attention=True,
@@ -92,7 +104,7 @@ class Denoiser(nn.Module):
 
     def network(self, scaled_noisy: torch.Tensor, c_noise: torch.Tensor, memory: torch.Tensor,
                 memory_lengths: torch.Tensor, memory_noise: torch.Tensor, condition: torch.Tensor,
-                dropped: torch.Tensor) -> torch.Tensor:
+                dropped: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
         """The raw UNet output F. memory (B, K, C, h, w) already masked and noised as it should be seen."""
         c = self.config
         info = torch.cat([condition * (~dropped)[:, None], dropped[:, None].float(),
@@ -102,14 +114,18 @@ class Denoiser(nn.Module):
         if self.condition_planes is not None:
             size = scaled_noisy.shape[-2:]
             inputs.append(self.condition_planes(embedding)[:, :, None, None].expand(-1, -1, *size))
+        if c.hint_resolution:  # the hint carries the action too, so it is dropped with the condition
+            kept = (~dropped).float().view(-1, 1, 1, 1)
+            inputs.append(F.pixel_unshuffle((hint * 2 - 1) * kept, c.hint_resolution // c.latent_size))
         # Timesteps 1000 * c_noise: the sinusoidal embedding resolves a range of about a thousand, not of one.
         return self.unet(torch.cat(inputs, dim=1), 1000 * c_noise, class_labels=embedding).sample
 
     def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
-                memory_noise: torch.Tensor, condition: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
+                memory_noise: torch.Tensor, condition: torch.Tensor, dropped: torch.Tensor,
+                hint: torch.Tensor | None = None) -> torch.Tensor:
         """EDM's D(x; sigma): the denoised next latent."""
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
-        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped)
+        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
         return c_skip * noisy + c_out * raw
 
     def prepare_memory(self, memory: torch.Tensor, memory_lengths: torch.Tensor,
@@ -119,7 +135,7 @@ class Denoiser(nn.Module):
         mask = memory_mask(memory_lengths, self.config.memory)[:, :, None, None, None]
         return (memory + memory_noise.view(-1, 1, 1, 1, 1) * noise) * mask
 
-    def check_inputs(self, memory: torch.Tensor, condition: torch.Tensor) -> None:
+    def check_inputs(self, memory: torch.Tensor, condition: torch.Tensor, hint: torch.Tensor | None = None) -> None:
         c = self.config
         want = (c.memory, c.latent_channels, c.latent_size, c.latent_size)
         if memory.ndim != 5 or tuple(memory.shape[1:]) != want:
@@ -128,13 +144,22 @@ class Denoiser(nn.Module):
         if condition.shape != (memory.shape[0], c.condition_dim):
             raise ValueError(f"expected conditions of shape ({memory.shape[0]}, {c.condition_dim}), "
                              f"got {tuple(condition.shape)}")
+        r = c.hint_resolution
+        if r and (hint is None or hint.shape != (memory.shape[0], 3, r, r)):
+            got = None if hint is None else tuple(hint.shape)
+            raise ValueError(f"this denoiser needs a next-frame hint of shape ({memory.shape[0]}, 3, {r}, {r}), "
+                             f"got {got}")
+        if not r and hint is not None:
+            raise ValueError("this denoiser takes no next-frame hint")
 
     def forward(self, target: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
-                condition: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+                condition: torch.Tensor, weights: torch.Tensor | None = None,
+                hint: torch.Tensor | None = None) -> torch.Tensor:
         """EDM training loss for next latents `target` (B, C, h, w): noise levels, memory noise augmentation
-        and condition dropout are all drawn here. `weights` (B, 1, h, w), mean 1, weight latent positions."""
+        and condition dropout are all drawn here. `weights` (B, 1, h, w), mean 1, weight latent positions;
+        `hint` (B, 3, R, R) in [0, 1], the next-frame hint when the config asks for one."""
         c = self.config
-        self.check_inputs(memory, condition)
+        self.check_inputs(memory, condition, hint)
         b = target.shape[0]
         memory_noise = torch.rand(b, device=target.device) * c.memory_noise_max
         memory = self.prepare_memory(memory, memory_lengths, memory_noise)
@@ -142,7 +167,7 @@ class Denoiser(nn.Module):
         sigma = (c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp()
         noisy = target + sigma.view(-1, 1, 1, 1) * torch.randn_like(target)
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
-        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped)
+        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
         # EDM's weighted loss on D equals the plain MSE of F against this target.
         error = (raw - (target - c_skip * noisy) / c_out).pow(2)
         return (error if weights is None else error * weights).mean()

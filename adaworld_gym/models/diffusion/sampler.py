@@ -38,11 +38,11 @@ class DiffusionSampler:
 
     @torch.no_grad()
     def sample(self, memory: torch.Tensor, memory_lengths: torch.Tensor, condition: torch.Tensor,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Next latents (B, C, h, w) given memory latents (B, K, C, h, w), real memory lengths (B,) and
-        conditions (B, condition_dim)."""
+               generator: torch.Generator | None = None, hint: torch.Tensor | None = None) -> torch.Tensor:
+        """Next latents (B, C, h, w) given memory latents (B, K, C, h, w), real memory lengths (B,),
+        conditions (B, condition_dim) and, for a denoiser that takes one, the next-frame hint (B, 3, R, R)."""
         denoiser, config = self.denoiser, self.config
-        denoiser.check_inputs(memory, condition)
+        denoiser.check_inputs(memory, condition, hint)
         b, device = memory.shape[0], memory.device
         memory_noise = torch.full((b,), config.memory_noise, device=device)
         memory = denoiser.prepare_memory(memory, memory_lengths, memory_noise, generator)
@@ -51,6 +51,7 @@ class DiffusionSampler:
         if guided:  # conditioned and unconditioned halves in one batch
             memory, memory_lengths, memory_noise = (torch.cat([x, x]) for x in (memory, memory_lengths, memory_noise))
             condition, dropped = torch.cat([condition, condition]), torch.cat([kept, ~kept])
+            hint = None if hint is None else torch.cat([hint, hint])
         else:
             dropped = kept
         self.scheduler.set_timesteps(config.num_steps, device=device)
@@ -59,7 +60,7 @@ class DiffusionSampler:
         for sigma, next_sigma in zip(sigmas[:-1], sigmas[1:]):
             inp = torch.cat([x, x]) if guided else x
             denoised = denoiser.denoise(inp, sigma.expand(inp.shape[0]).to(device), memory, memory_lengths,
-                                        memory_noise, condition, dropped)
+                                        memory_noise, condition, dropped, hint)
             if guided:
                 conditioned, unconditioned = denoised.chunk(2)
                 denoised = unconditioned + config.guidance_scale * (conditioned - unconditioned)
