@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     folders = dict(item.split("=", 1) for item in args.model)
     games = list(PROCGEN_GAMES) if args.games == "all" else args.games.split(",")
-    print("settings:", json.dumps({**vars(args), "out": str(args.out), "games": games}))
+    print("settings:", json.dumps({**vars(args), "games": games}, default=str))
     sampler = SamplerConfig(num_steps=args.denoising_steps, guidance_scale=args.guidance_scale,
                             memory_noise=args.memory_noise)
     report = write_wm_report({k: Path(v) for k, v in folders.items()}, args.out, games,
