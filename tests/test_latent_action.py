@@ -110,7 +110,8 @@ def test_change_weight_puts_the_loss_on_changed_pixels():
     changed = (pairs[:, 1] != pairs[:, 0]).any(dim=1, keepdim=True)
     assert torch.allclose(weights[changed] / weights[~changed].max(), torch.tensor(10.0))
     # A fresh decoder predicts f_t, so its whole error sits on the changed pixels: ~8.8x a plain mean here.
-    out = model.train()(pairs)
+    with torch.no_grad():
+        out = model.train()(pairs)
     reconstruction = out.losses["loss"] - model.config.beta * out.losses["kl"]
     assert float(reconstruction) > 5 * float(out.losses["mse"])
     with pytest.raises(ValueError, match="change_weight and kl_floor must be >= 0"):
