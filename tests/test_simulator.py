@@ -119,6 +119,30 @@ def test_vector_env_batches_and_ppo_runs(adapted):
     assert isinstance(model.get_env(), VecEnv)
 
 
+def test_hinted_world_model_adapts_and_steps_with_autoreset(adapted):
+    """A world model with the next-frame hint fine-tunes through it (the action table learns through the latent
+    action model's decoder) and steps a batch of copies, autoreset (the hint's last frame) included."""
+    from adaworld_gym.envs.world_model_env import SimulatorBatch
+
+    _, _, data = adapted
+    torch.manual_seed(0)
+    condition = make_condition("latent_action", LatentActionModel(lam_preset("tiny")))
+    world = WorldModel(FrameAutoencoder(ae_preset("tiny")), Denoiser(denoiser_preset("tiny", hint_resolution=64)),
+                       condition).eval()
+    rows = adapt(world, data, "maze", "moves", finetune_steps=0, reward_steps=2, progress=False).action_map
+    rows = rows.table.weight.detach().clone()
+    sim = adapt(world, data, "maze", "moves", finetune_steps=3, batch_size=4, reward_steps=2, progress=False)
+    assert not torch.equal(rows, sim.action_map.table.weight)
+    pool = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    batch = SimulatorBatch(sim, 2, pool, max_episode_steps=2, denoising_steps=1)
+    batch.restart(seed=0)
+    batch.step(np.array([0, 3]))
+    batch.reset_copies(np.array([1]))
+    assert torch.equal(batch.state.frame[1].permute(1, 2, 0).cpu(), torch.from_numpy(batch.obs[1]))
+    obs, *_ = batch.step(np.array([0, 3]))
+    assert obs.shape == (2, 64, 64, 3)
+
+
 def test_reward_model_learns_and_precision_recall():
     from adaworld_gym.adaptation.reward_model import RewardModel, precision_recall
 
