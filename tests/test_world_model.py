@@ -236,7 +236,8 @@ def test_evaluation_and_transfer(tmp_path):
                                    progress=False)
     # The judge was kept; the same settings load it (same weights, same accuracy) instead of training again.
     from adaworld_gym.evaluation.inverse_dynamics import train_inverse_dynamics
-    (kept,) = (tmp_path / "judges").glob("judge-maze-n200-k5-*.safetensors")
+    (kept,) = (tmp_path / "judges").glob("judge-maze-n200-k5-*")
+    assert (kept / "model.safetensors").is_file() and (kept / "config.json").is_file()
     judge, accuracy = train_inverse_dynamics("maze", 200, 5, cache=tmp_path / "judges")
     assert accuracy == report["transfer_reference"]["maze"]["judge_accuracy_train_levels"]
     fresh, _ = train_inverse_dynamics("maze", 200, 5)

@@ -11,19 +11,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from adaworld_gym.data.policies import UniformRandomPolicy
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import TRAIN_LEVELS
-from adaworld_gym.io import atomic_path
+from adaworld_gym.models.checkpoint import CONFIG_FILE, check_expected, load_checkpoint, save_checkpoint
+
+CHECKPOINT_KIND = "inverse-dynamics"
 
 
 class InverseDynamics(nn.Module):
     def __init__(self, num_actions: int = 4, width: int = 32):
         super().__init__()
+        self.config = {"num_actions": num_actions, "width": width}
         # Input: f_t, f_t+1 and their difference (9 channels), so a one-pixel move is easy to see.
         self.net = nn.Sequential(
             nn.Conv2d(9, width, 3, stride=2, padding=1), nn.SiLU(),
@@ -68,14 +69,16 @@ def train_inverse_dynamics(game: str, transitions: int = 20000, steps: int = 300
     """Fit on training levels; returns the classifier and its accuracy on 1000 held-out training-level pairs.
     With a `cache` folder, a judge of the same settings trained before is loaded from it instead (a judge takes
     about 90 s on 2 CPU cores and every world model benchmark run needs six)."""
-    cached = None
+    folder, settings = None, {"game": game, "transitions": transitions, "steps": steps, "batch_size": batch_size,
+                              "seed": seed}
     if cache is not None:
-        cached = Path(cache) / f"judge-{game}-n{transitions}-k{steps}-b{batch_size}-s{seed}.safetensors"
-        if cached.is_file():
-            model = InverseDynamics()
-            model.load_state_dict(load_file(cached))
-            with safe_open(cached, "pt") as f:
-                return model, float(f.metadata()["accuracy"])
+        folder = Path(cache) / f"judge-{game}-n{transitions}-k{steps}-b{batch_size}-s{seed}"
+        if (folder / CONFIG_FILE).is_file():  # written last: a judge whose save was interrupted is trained again
+            config, state, metadata = load_checkpoint(folder, CHECKPOINT_KIND)
+            check_expected(folder, metadata, settings)
+            model = InverseDynamics(**config)
+            model.load_state_dict(state)
+            return model, metadata["accuracy"]
     torch.manual_seed(seed)
     previous, following, moves = real_move_transitions(game, transitions + 1000, *TRAIN_LEVELS, seed=seed)
     model = InverseDynamics()
@@ -89,7 +92,6 @@ def train_inverse_dynamics(game: str, transitions: int = 20000, steps: int = 300
         optimizer.step()
     held_out = model.predict(previous[transitions:], following[transitions:])
     accuracy = float((held_out == moves[transitions:]).float().mean())
-    if cached is not None:
-        with atomic_path(cached) as tmp:
-            save_file(model.state_dict(), tmp, metadata={"accuracy": repr(accuracy)})
+    if folder is not None:
+        save_checkpoint(folder, CHECKPOINT_KIND, model.config, model.state_dict(), {**settings, "accuracy": accuracy})
     return model, accuracy

@@ -47,13 +47,6 @@ class RolloutState:
         self.memory[index], self.lengths[index], self.frame[index] = fresh.memory, fresh.lengths, fresh.frame
 
 
-def next_frame_hint(denoiser: Denoiser, condition: Condition, previous: torch.Tensor,
-                    labels: torch.Tensor) -> torch.Tensor | None:
-    """The pixel-space guess of the next frame a denoiser made with `hint_resolution` takes (None for the
-    others): the latent action model's decoder on the previous uint8 frames (B, 3, H, W) and their conditions."""
-    return condition.predict(previous, labels) if denoiser.config.hint_resolution else None
-
-
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
     return (frames * 255).round().clamp(0, 255).to(torch.uint8)
 
@@ -120,7 +113,7 @@ class WorldModel(nn.Module):
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, RolloutState]:
         """One frame for every rollout in the batch: (B, 3, H, W) uint8 and the state after it."""
         condition = condition.to(self.device).float()
-        hint = next_frame_hint(self.denoiser, self.condition, state.frame, condition)
+        hint = self.condition.predict(state.frame, condition) if self.denoiser.config.hint_resolution else None
         latent = sampler.sample(state.memory, state.lengths, condition, generator, hint)
         frame = to_uint8(self.autoencoder.decode(latent))
         return frame, state.push(latent, frame)

@@ -21,7 +21,7 @@ from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.latent_action import frames_to_float
-from adaworld_gym.models.world_model import WorldModel, next_frame_hint, to_uint8
+from adaworld_gym.models.world_model import WorldModel, to_uint8
 from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
 from adaworld_gym.training.train_lam import clip_loader
 from adaworld_gym.weights import pretrained_path
@@ -59,7 +59,7 @@ class WmTask:
             hint = None
             if model.config.hint_resolution:  # drawn, as in a rollout, from the autoencoder's view of the frame
                 seen = to_uint8(self.autoencoder.decode(latents[:, k - 1]))
-                hint = next_frame_hint(model, self.condition, seen, condition)
+                hint = self.condition.predict(seen, condition)
             weights = None
             if self.change_weight:
                 weights = change_weights(frames_to_float(frames[:, k - 1]), frames_to_float(frames[:, k]),

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from diffusers import UNet2DModel
 import torch.nn.functional as F
+from diffusers import UNet2DModel
 from torch import nn
 
 from adaworld_gym.models.presets import choose_preset
@@ -82,7 +82,8 @@ class Denoiser(nn.Module):
         self.config = c = config
         depth = len(c.widths)
         self.unet = UNet2DModel(
-            sample_size=c.latent_size, in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels + c.hint_channels,
+            sample_size=c.latent_size,
+            in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels + c.hint_channels,
             out_channels=c.latent_channels, block_out_channels=c.widths, layers_per_block=c.layers_per_block,
             down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
             norm_num_groups=c.norm_groups, attention_head_dim=c.widths[-1] // 4, add_attention=True,
