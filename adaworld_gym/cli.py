@@ -399,14 +399,16 @@ def find_scenes_command(
         num_levels: int = typer.Option(1000, min=1, help="Levels searched (test levels 0-999 by default)."),
         max_steps: int = typer.Option(20, min=1, help="The goal must be reachable within this many steps."),
         max_nodes: int = typer.Option(20000, min=1, help="States searched per level at most."),
+        min_steps: int = typer.Option(2, min=1, help="Skip levels solved in fewer moves (trivial goals)."),
         distribution_mode: str = typer.Option("hard")) -> None:
     """Search test levels for planning scenes (start state, goal frame, shortest solution)."""
     from adaworld_gym.agents.scenes import find_scenes, save_scenes
 
     for game in games.split(","):
-        scenes = find_scenes(game, count, start_level, num_levels, max_steps, max_nodes, distribution_mode)
+        scenes = find_scenes(game, count, start_level, num_levels, max_steps, max_nodes, distribution_mode,
+                             min_steps)
         settings = {"game": game, "distribution_mode": distribution_mode, "max_steps": max_steps,
-                    "start_level": start_level, "num_levels": num_levels, "max_nodes": max_nodes}
+                    "min_steps": min_steps, "start_level": start_level, "num_levels": num_levels, "max_nodes": max_nodes}
         folder = save_scenes(scenes, out / game, settings) if scenes else None
         lengths = [s.length for s in scenes]
         typer.echo(f"{game}: {len(scenes)} scenes (solution lengths {lengths})" + (f" -> {folder}" if folder else ""))

@@ -7,7 +7,8 @@ import torch
 
 from adaworld_gym.agents.plan_bench import PlanBenchConfig, markdown_table, run_plan_bench
 from adaworld_gym.agents.planner import CEMConfig, OraclePlanner, goal_similarity, run_episode
-from adaworld_gym.agents.scenes import find_scenes, load_scenes, replays_to_goal, save_scenes, scene_env, start_scene
+from adaworld_gym.agents.scenes import (find_scenes, load_scenes, replays_to_goal, save_scenes, scene_env, search_level,
+                                        start_scene)
 from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
@@ -34,6 +35,13 @@ def test_scene_solutions_replay_to_the_goal_and_round_trip(maze_scenes):
     short = loaded[0]
     short.solution = short.solution[:-1]  # a shortest solution less its last step cannot reach the goal
     assert not replays_to_goal(short)
+
+
+def test_scene_finder_skips_trivial_levels():
+    # Easy-mode maze level 0 is solved by a single move; it counts only when one-move scenes are allowed.
+    trivial = search_level("maze", 0, max_nodes=50, distribution_mode="easy", min_steps=1)
+    assert trivial is not None and trivial.length == 1 and replays_to_goal(trivial, "easy")
+    assert search_level("maze", 0, max_nodes=50, distribution_mode="easy") is None
 
 
 def test_oracle_planner_solves_a_scene(maze_scenes):

@@ -3,7 +3,9 @@
 A scene is a test level's start state plus its goal: the last frame the real game shows before it restarts
 with a positive reward. The finder searches the real game breadth-first over the four moves with state
 save/restore, deduplicating states by their frame, and keeps levels whose goal is reachable within the step
-limit, with a shortest solution. A scene set is saved as `scenes.json` (levels, solutions, settings) and
+limit, with a shortest solution. Levels solved in fewer than `min_steps` moves are skipped: in easy-mode Jumper
+a level can end rewarded on the first LEFT with the frame unchanged, a goal equal to the start that no planner
+needs to plan for. A scene set is saved as `scenes.json` (levels, solutions, settings) and
 `scenes.npz` (start and goal frames, the saved game states), both written atomically.
 """
 
@@ -57,9 +59,10 @@ def _key(frame: np.ndarray) -> bytes:
 
 
 def search_level(game: str, level: int, max_steps: int = 20, max_nodes: int = 20_000,
-                 distribution_mode: str = "hard") -> Scene | None:
+                 distribution_mode: str = "hard", min_steps: int = 2) -> Scene | None:
     """Breadth-first search from a level's start for a shortest action sequence that ends the episode with a
-    positive reward within `max_steps`; None if there is none (or the search exceeds `max_nodes` states)."""
+    positive reward within `max_steps`; None if there is none (or the search exceeds `max_nodes` states), or if
+    the shortest is shorter than `min_steps`."""
     env = scene_env(game, level, distribution_mode)
     start_frame, _ = env.reset(seed=0)
     start = env.get_state()
@@ -71,6 +74,8 @@ def search_level(game: str, level: int, max_steps: int = 20, max_nodes: int = 20
             env.set_state(state)
             frame, reward, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
+                if reward > 0 and len(path) + 1 < min_steps:
+                    return None
                 if reward > 0:
                     return Scene(game, level, path + [action], start_frame, frame, start.batch.game_states[0])
                 continue
@@ -82,13 +87,14 @@ def search_level(game: str, level: int, max_steps: int = 20, max_nodes: int = 20
 
 
 def find_scenes(game: str, count: int = 30, start_level: int = 0, num_levels: int = 1000, max_steps: int = 20,
-                max_nodes: int = 20_000, distribution_mode: str = "hard", progress: bool = True) -> list[Scene]:
+                max_nodes: int = 20_000, distribution_mode: str = "hard", min_steps: int = 2,
+                progress: bool = True) -> list[Scene]:
     """The first `count` levels of [start_level, start_level + num_levels) whose goal is reachable within
     `max_steps` (test levels 0-999 by default)."""
     scenes = []
     bar = tqdm(total=count, desc=f"scenes {game}", disable=not progress)
     for level in range(start_level, start_level + num_levels):
-        scene = search_level(game, level, max_steps, max_nodes, distribution_mode)
+        scene = search_level(game, level, max_steps, max_nodes, distribution_mode, min_steps)
         if scene is not None:
             scenes.append(scene)
             bar.update()
