@@ -313,6 +313,7 @@ def adapt_command(
         init: str = typer.Option("average", help="Action map start: average (AdaWorld) or random."),
         batch_size: int = typer.Option(32, min=1),
         lr: float = typer.Option(1e-4, min=0.0, help="Denoiser learning rate (the action map gets 10x)."),
+        reward_steps: int = typer.Option(1500, min=0, help="Training steps of the reward / episode-end model."),
         device: str = typer.Option("auto", help="cpu, cuda or auto."),
         seed: int = typer.Option(0)) -> None:
     """Adapt the pretrained world model to real actions from few interactions (+ reward model): a Procgen game
@@ -329,10 +330,10 @@ def adapt_command(
     steps = 0 if no_finetune else finetune_steps
     if env is not None:
         simulator = adapt_env(world, env, json.loads(env_kwargs), samples_per_action, steps, batch_size, lr, init,
-                              seed=seed)
+                              reward_steps=reward_steps, seed=seed)
     else:
         simulator = adapt(world, dataset, game, actions, finetune_steps=steps, batch_size=batch_size, lr=lr,
-                          init=init, seed=seed)
+                          init=init, reward_steps=reward_steps, seed=seed)
     recorded = str(world_model.resolve()) if world_model else None  # AdaWorld-v0 loads it from anywhere
     folder = simulator.save_pretrained(out, {"world_model_folder": recorded},
                                        finetuned=steps > 0)

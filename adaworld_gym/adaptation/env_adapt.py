@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from adaworld_gym.adaptation.action_map import bounded_box, actions_to_tensor, check_action_space
-from adaworld_gym.adaptation.adapt import FewShotData, adapt_to_data
+from adaworld_gym.adaptation.adapt import REWARD_STEPS, FewShotData, adapt_to_data
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.data.sources import resize_frame
 from adaworld_gym.models.world_model import WorldModel
@@ -128,7 +128,7 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
 
 def adapt_env(world: WorldModel, env_id: str, env_kwargs: dict[str, Any] | None = None,
               samples_per_action: int = 100, finetune_steps: int = 800, batch_size: int = 32, lr: float = 1e-4,
-              init: str = "average", reward_steps: int = 400, seed: int = 0,
+              init: str = "average", reward_steps: int = REWARD_STEPS, seed: int = 0,
               progress: bool = True) -> AdaptedSimulator:
     """Collect few-shot data from a registered Gymnasium environment and adapt `world` to it."""
     env_kwargs = dict(env_kwargs or {})

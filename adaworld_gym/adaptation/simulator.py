@@ -93,7 +93,9 @@ class AdaptedSimulator(nn.Module):
         action_map = make_action_map(space, config["condition_dim"])
         action_map.load_state_dict({k[11:]: v for k, v in state.items() if k.startswith("action_map.")})
         reward_model = RewardModel(feature_width(space))
-        reward_model.load_state_dict({k[13:]: v for k, v in state.items() if k.startswith("reward_model.")})
+        reward_state = {k[13:]: v for k, v in state.items() if k.startswith("reward_model.")}
+        reward_state.setdefault("thresholds", torch.zeros(2))  # adapters made before thresholds fired above 0
+        reward_model.load_state_dict(reward_state)
         if meta["finetuned"]:
             world.denoiser.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("denoiser.")})
         start_frames = state["start_frames"] if "start_frames" in state else None

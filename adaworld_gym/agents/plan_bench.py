@@ -55,8 +55,9 @@ def adapt_to_scene(folder: Path, scene: Scene, config: PlanBenchConfig, distribu
     env = scene_env(scene.game, scene.level, distribution_mode)
     data, _ = collect_few_shot(env, config.samples_per_action, seed=scene.level, progress=False)
     world = WorldModel.from_pretrained(folder, device=config.device)
+    # The planner scores imagined frames against the goal and never asks the reward model: leave it untrained.
     return adapt_to_data(world, data, env.action_space, scene.game, finetune_steps, config.batch_size, init=init,
-                         seed=scene.level, progress=progress, combos=resolve_actions("moves"))
+                         reward_steps=0, seed=scene.level, progress=progress, combos=resolve_actions("moves"))
 
 
 def scene_models(scene: Scene, config: PlanBenchConfig, distribution_mode: str,

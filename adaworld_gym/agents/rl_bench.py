@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from adaworld_gym.adaptation.adapt import adapt
+from adaworld_gym.adaptation.adapt import REWARD_STEPS, adapt
 from adaworld_gym.agents.train_agent import AgentConfig, real_returns, train_agent
 from adaworld_gym.data import CollectConfig, collect
 from adaworld_gym.envs.procgen_games import episode_timeout
@@ -35,6 +35,7 @@ class RLBenchConfig:
     sim_steps_per_budget: int = 10  # imagined PPO steps per real interaction of the budget
     world_model: Path | None = None  # default: the shipped one
     finetune_steps: int = 800
+    reward_steps: int = REWARD_STEPS
     num_envs: int = 16
     eval_levels: int = 16
     eval_max_steps: int | None = None  # per evaluation episode; default Procgen's limit for the game
@@ -52,8 +53,8 @@ def adapted_simulator(config: RLBenchConfig, game: str, budget: int, progress: b
                                  per_action=max(1, budget // 15), split="train", seed=config.seed),
                    progress=progress).root
     world = WorldModel.from_pretrained(config.world_model or pretrained_path("wm-cpu"))
-    simulator = adapt(world, data, game, "full", finetune_steps=config.finetune_steps, seed=config.seed,
-                      progress=progress)
+    simulator = adapt(world, data, game, "full", finetune_steps=config.finetune_steps,
+                      reward_steps=config.reward_steps, seed=config.seed, progress=progress)
     simulator.save_pretrained(run, {"world_model_folder": str(config.world_model) if config.world_model else None},
                               finetuned=config.finetune_steps > 0)
     return run
@@ -117,4 +118,4 @@ def markdown_table(report: dict[str, Any]) -> str:
 def quick(config: RLBenchConfig) -> RLBenchConfig:
     """A minutes-long smoke version (tiny budgets, one game) for tests and a first look."""
     return replace(config, games=config.games[:1], budgets=(64,), sim_steps_per_budget=2, finetune_steps=2,
-                   num_envs=4, eval_levels=2, eval_max_steps=50, evaluations=1)
+                   reward_steps=5, num_envs=4, eval_levels=2, eval_max_steps=50, evaluations=1)

@@ -1,0 +1,69 @@
+"""Held-out precision / recall of the reward and episode-end model that adaptation fits (the simulator's rewards).
+
+    python benchmarks/reward_model.py --data starpilot=benchmarks/results/rl_b100k/data/starpilot-100000 \
+        --data fruitbot=data/fewshot200
+    python benchmarks/reward_model.py --quick      # seconds: one tiny dataset (a smoke test)
+
+Per dataset and game (any `adaworld collect` dataset; all 15 actions): `fit_reward_model` as `adaworld adapt` runs
+it (fit on 70% of the transitions, reward timing picked on 10%, scored on the other 20%, seed 0), and the same
+split scored with the reward paid one step late and on time, so the timing choice is visible. Writes
+reward_model.json and reward_model.md to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+
+from adaworld_gym.adaptation.adapt import REWARD_STEPS, fit_reward_model, load_few_shot
+from adaworld_gym.data import CollectConfig, collect
+from adaworld_gym.io import write_json
+
+
+def _cell(scores: dict) -> str:
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"
+    counts = f"({scores['predicted_positives']} of {scores['positives']})"
+    return f"{fmt(scores['precision'])} / {fmt(scores['recall'])} {counts}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", action="append", default=[], help="GAME=DATASET (repeatable)")
+    parser.add_argument("--steps", type=int, default=REWARD_STEPS, help="reward model training steps (adapt's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a 20-transition-per-action chaser dataset, 20 steps")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "reward_model")
+    args = parser.parse_args()
+    if args.quick:
+        folder = Path(tempfile.mkdtemp()) / "chaser"
+        collect(CollectConfig(out=folder, games=["chaser"], per_action=20, split="train"), progress=False)
+        args.data, args.steps = [f"chaser={folder}"], 20
+    print("settings:", json.dumps({k: str(v) for k, v in vars(args).items()}))
+    report = {"settings": {k: str(v) for k, v in vars(args).items()}, "games": {}}
+    lines = ["| game | transitions | reward timing picked | reward precision / recall (predicted of real) | "
+             "episode end precision / recall |", "|---|---|---|---|---|"]
+    for spec in args.data:
+        game, dataset = spec.split("=", 1)
+        torch.manual_seed(args.seed)
+        start = time.perf_counter()
+        data = load_few_shot(dataset, game, 15)
+        _, held = fit_reward_model(data, gym.spaces.Discrete(15), args.steps, args.seed, torch.device("cpu"))
+        held.update(transitions=len(data.actions), dataset=dataset, seconds=round(time.perf_counter() - start, 1))
+        report["games"][game] = held
+        timing = "one step late" if held["reward_delay"] else "on time"
+        lines.append(f"| {game} | {len(data.actions)} | {timing} | {_cell(held['reward'])} | "
+                     f"{_cell(held['episode_end'])} |")
+        print(lines[-1], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "reward_model.json", report)
+    (args.out / "reward_model.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
