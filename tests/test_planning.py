@@ -1,6 +1,8 @@
 """Visual planning: the scene finder's solutions reach the goal in the real game, scene sets round-trip, the CEM
 planner solves a scene with the real game as its model, and the benchmark runs every method on a tiny model."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -70,6 +72,10 @@ def test_plan_bench_runs_every_method(maze_scenes, tmp_path):
     assert report["settings"]["reduced"]["seeds"] == {"ran": 2, "protocol": 5}
     assert all(0 <= v["average"]["mean"] <= 100 for v in report["summary"].values())
     assert "| oracle |" in markdown_table(report)
+    # A later, smaller run over the same file reports its own methods and seeds only (and replays nothing).
+    again = run_plan_bench(scenes[:1], "hard", replace(config, methods=("random",), seeds=1), report, progress=False)
+    assert set(again["summary"]) == {"random"} and again["summary"]["random"]["average"]["seeds"] == 1
+    assert len(again["episodes"]) == 2 * 5
     assert list((tmp_path / "videos").glob("maze_*_adaworld.mp4"))
     with pytest.raises(ValueError, match="needs a pretrained action-agnostic"):
         PlanBenchConfig(tmp_path / "adaworld")

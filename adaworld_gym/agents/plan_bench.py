@@ -114,14 +114,19 @@ def run_plan_bench(scenes: list[Scene], distribution_mode: str, config: PlanBenc
             say(f"{prefix} {method} seed {seed}: {'success' if result.success else 'fail'} in {result.steps} steps")
             if save is not None:
                 save(report)
-    report["summary"] = summarise(report)
+    # The table covers this run's scenes, methods and seeds only, whatever else an earlier run left in the file.
+    report["summary"] = summarise(report, {f"{s.game}/{s.level}/{m}/{seed}" for s in scenes
+                                           for m in config.methods for seed in range(config.seeds)})
     return report
 
 
-def summarise(report: dict[str, Any]) -> dict[str, Any]:
-    """Success % per method and game, mean and standard error over seeds (and over games for the average)."""
+def summarise(report: dict[str, Any], keys: set[str] | None = None) -> dict[str, Any]:
+    """Success % per method and game, mean and standard error over seeds (and over games for the average), over
+    the episodes named in `keys` (default: all)."""
     rates: dict[str, dict[str, dict[int, list[bool]]]] = {}
     for key, episode in report["episodes"].items():
+        if keys is not None and key not in keys:
+            continue
         game, _, method, seed = key.split("/")
         rates.setdefault(method, {}).setdefault(game, {}).setdefault(int(seed), []).append(episode["success"])
     summary: dict[str, Any] = {}
