@@ -45,9 +45,9 @@ def main() -> None:
         collect(CollectConfig(out=folder, games=["chaser"], per_action=20, split="train"), progress=False)
         args.data, args.steps = [f"chaser={folder}"], 20
     print("settings:", json.dumps({k: str(v) for k, v in vars(args).items()}))
-    report = {"settings": {k: str(v) for k, v in vars(args).items()}, "games": {}}
-    lines = ["| game | transitions | reward timing picked | reward precision / recall (predicted of real) | "
-             "episode end precision / recall |", "|---|---|---|---|---|"]
+    report = {"settings": {k: str(v) for k, v in vars(args).items()}, "runs": {}}
+    lines = ["| game | dataset | transitions | reward timing picked | reward precision / recall (predicted of real) | "
+             "episode end precision / recall |", "|---|---|---|---|---|---|"]
     for spec in args.data:
         game, dataset = spec.split("=", 1)
         torch.manual_seed(args.seed)
@@ -55,9 +55,9 @@ def main() -> None:
         data = load_few_shot(dataset, game, 15)
         _, held = fit_reward_model(data, gym.spaces.Discrete(15), args.steps, args.seed, torch.device("cpu"))
         held.update(transitions=len(data.actions), dataset=dataset, seconds=round(time.perf_counter() - start, 1))
-        report["games"][game] = held
+        report["runs"][spec] = held
         timing = "one step late" if held["reward_delay"] else "on time"
-        lines.append(f"| {game} | {len(data.actions)} | {timing} | {_cell(held['reward'])} | "
+        lines.append(f"| {game} | {dataset} | {len(data.actions)} | {timing} | {_cell(held['reward'])} | "
                      f"{_cell(held['episode_end'])} |")
         print(lines[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
