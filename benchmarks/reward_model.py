@@ -5,9 +5,8 @@
     python benchmarks/reward_model.py --quick      # seconds: one tiny dataset (a smoke test)
 
 Per dataset and game (any `adaworld collect` dataset; all 15 actions): `fit_reward_model` as `adaworld adapt` runs
-it (fit on 70% of the transitions, reward timing picked on 10%, scored on the other 20%, seed 0), and the same
-split scored with the reward paid one step late and on time, so the timing choice is visible. Writes
-reward_model.json and reward_model.md to --out.
+it (fit on 70% of the transitions, reward timing picked on 10%, scored on the other 20%, seed 0); the table names
+the timing it picked. Writes reward_model.json and reward_model.md to --out.
 """
 
 from __future__ import annotations

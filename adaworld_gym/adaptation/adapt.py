@@ -202,12 +202,12 @@ def fit_reward_model(data: FewShotData, space: gym.Space, steps: int, seed: int,
     order = torch.randperm(len(data.actions), generator=torch.Generator().manual_seed(seed))
     fit_idx, pick_idx, held_idx = order.tensor_split([int(0.7 * len(order)), int(0.8 * len(order))])
     features = action_features(space, data.actions)
+    fit_pairs, pick_pairs = transition_pairs(data, fit_idx), transition_pairs(data, pick_idx)  # shared by both fits
     fitted = {}
     for delay, rewards in enumerate((data.rewards, delayed_rewards(data))):
         reward_model = RewardModel(feature_width(space)).to(device)
-        reward_model.fit(*transition_pairs(data, fit_idx), features[fit_idx], rewards[fit_idx], data.ends[fit_idx],
-                         steps=steps, seed=seed)
-        picked = reward_model.predict(*transition_pairs(data, pick_idx), features[pick_idx])
+        reward_model.fit(*fit_pairs, features[fit_idx], rewards[fit_idx], data.ends[fit_idx], steps=steps, seed=seed)
+        picked = reward_model.predict(*pick_pairs, features[pick_idx])
         fitted[delay] = (reward_model, rewards, f1_score(precision_recall(picked.reward > 0, rewards[pick_idx] > 0)))
     delay = 1 if fitted[1][2] > fitted[0][2] else 0
     reward_model, rewards, _ = fitted[delay]

@@ -74,10 +74,10 @@ def search_level(game: str, level: int, max_steps: int = 20, max_nodes: int = 20
             env.set_state(state)
             frame, reward, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
-                if reward > 0 and len(path) + 1 < min_steps:
-                    return None
-                if reward > 0:
-                    return Scene(game, level, path + [action], start_frame, frame, start.batch.game_states[0])
+                if reward > 0:  # the first goal found is a shortest one: too short, and the level is trivial
+                    solution = path + [action]
+                    return Scene(game, level, solution, start_frame, frame, start.batch.game_states[0]) \
+                        if len(solution) >= min_steps else None
                 continue
             key = _key(frame)
             if len(path) + 1 < max_steps and key not in seen:
