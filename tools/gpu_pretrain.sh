@@ -4,7 +4,10 @@
 # four world models on them (latent actions, VQ latent actions, flow, action-agnostic), all clock-limited
 # (--time-limit); then the GPU rollout-speed benchmark, and the exported models are packed into $OUT.
 #
-# On any machine with the project installed: `OUT=out bash tools/gpu_pretrain.sh`. On a bare GPU host without
+# On any machine with the project installed: `OUT=out bash tools/gpu_pretrain.sh`. Environment knobs: TA / TB (minutes
+# of phases A / B), R (run folder), PHASE_A=0 (skip phase A: phase B then uses the shipped latent action model and
+# autoencoder, and $LAMVQ, default $R/lam-vq/model, for the VQ model), GAMES (comma-separated games for phase B, default all 16: the
+# 12-game pretraining of the adaptation benchmark passes its 12), SPEED=0 (skip the rollout-speed benchmark). On a bare GPU host without
 # the project's dependencies, bring them in .devsite/ (git-ignored) and the script unpacks them:
 #   .devsite/site.tar.xz  every wheel of ../shared/tools/device-wheels.sh unzipped into one folder, tar + xz -9
 #                         (42 MB: the zipped wheels plus the tree did not fit a 64 MiB transfer)
@@ -13,6 +16,7 @@
 #                         libpcre2-8.so.0 (procgen's libenv.so needs them; only the ones the host lacks are used)
 set -u
 TA=${TA:-3.75}; TB=${TB:-3}; W=${W:-3}; WA=${WA:-4}; OUTDIR=${OUT:-/tmp/devout}; R=${R:-runs/gpu}
+PHASE_A=${PHASE_A:-1}; SPEED=${SPEED:-1}; GAMES_OPT=${GAMES:+--games $GAMES}
 mkdir -p "$OUTDIR" "$R"
 if [ -f .devsite/site.tar.xz ]; then
   [ -d /tmp/site/procgen ] || { mkdir -p /tmp/site && tar -xJf .devsite/site.tar.xz -C /tmp/site; }
@@ -32,16 +36,18 @@ $PY -c "import torch, procgen, diffusers, gymnasium, stable_baselines3; print('t
 ( while sleep 30; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null; uptime; done ) > "$R/gpu_usage.log" 2>&1 &
 MON=$!
 
-$A train-lam --out $R/lam --preset cpu --batch-size 128 --steps 1000000 --time-limit $TA --kl-free-steps 1500 \
-  --kl-warmup-steps 1000 --num-workers $WA --image-every 0 > $R/lam.log 2>&1 & PIDS="$!"
-$A train-lam --out $R/lam-vq --preset cpu --quantizer vq --batch-size 128 --steps 1000000 --time-limit $TA \
-  --num-workers $WA --image-every 0 > $R/lam-vq.log 2>&1 & PIDS="$PIDS $!"
-$A train-ae --out $R/ae --batch-size 64 --steps 1000000 --time-limit $TA --num-workers $W --image-every 0 \
-  > $R/ae.log 2>&1 & PIDS="$PIDS $!"
-wait $PIDS
-date
+if [ $PHASE_A = 1 ]; then
+  $A train-lam --out $R/lam --preset cpu --batch-size 128 --steps 1000000 --time-limit $TA --kl-free-steps 1500 \
+    --kl-warmup-steps 1000 --num-workers $WA --image-every 0 > $R/lam.log 2>&1 & PIDS="$!"
+  $A train-lam --out $R/lam-vq --preset cpu --quantizer vq --batch-size 128 --steps 1000000 --time-limit $TA \
+    --num-workers $WA --image-every 0 > $R/lam-vq.log 2>&1 & PIDS="$PIDS $!"
+  $A train-ae --out $R/ae --batch-size 64 --steps 1000000 --time-limit $TA --num-workers $W --image-every 0 \
+    > $R/ae.log 2>&1 & PIDS="$PIDS $!"
+  wait $PIDS
+  date
+fi
 LAM=$R/lam/model; [ -f $LAM/config.json ] || LAM=adaworld_gym/weights/lam-cpu
-LAMVQ=$R/lam-vq/model
+LAMVQ=${LAMVQ:-$R/lam-vq/model}
 AE=$R/ae/model; [ -f $AE/config.json ] || AE=adaworld_gym/weights/wm-cpu/autoencoder
 echo "phase B with LAM=$LAM AE=$AE"
 PIDS=""
@@ -51,18 +57,18 @@ for c in latent none flow vq; do
     vq) extra="--condition latent_action --latent-action-model $LAMVQ";;
     *) extra="--condition $c";;
   esac
-  $A train-wm --out $R/wm-$c --autoencoder $AE $extra --batch-size 64 --steps 1000000 --time-limit $TB \
+  $A train-wm --out $R/wm-$c --autoencoder $AE $extra $GAMES_OPT --batch-size 64 --steps 1000000 --time-limit $TB \
     --num-workers $W --image-every 0 > $R/wm-$c.log 2>&1 & PIDS="$PIDS $!"
 done
 wait $PIDS
 kill $MON 2>/dev/null
 date
-for m in lam lam-vq ae wm-latent wm-none wm-flow wm-vq; do
+for m in $([ $PHASE_A = 1 ] && echo lam lam-vq ae) wm-latent wm-none wm-flow wm-vq; do
   echo "== $m"; tail -c 600 $R/$m.log | tr '\r' '\n' | tail -3
   $PY -c "import json,sys; m=json.load(open(sys.argv[1]))['metadata']; print({k: m.get(k) for k in ('trained_steps','trained_seconds','batch_size')})" $R/$m/model/config.json
 done
-tar -cf "$OUTDIR/lam-ae.tar" $R/lam/model $R/lam-vq/model $R/ae/model $R/lam/tb $R/lam-vq/tb $R/ae/tb
+[ $PHASE_A = 1 ] && tar -cf "$OUTDIR/lam-ae.tar" $R/lam/model $R/lam-vq/model $R/ae/model $R/lam/tb $R/lam-vq/tb $R/ae/tb
 for c in latent none flow vq; do tar -cf "$OUTDIR/wm-$c.tar" $R/wm-$c/model $R/wm-$c/tb $R/wm-$c/train_config.json; done
 tar -cf "$OUTDIR/logs.tar" $R/*.log $R/*/train_config.json
-$PY benchmarks/rollout_speed.py --device cuda --batches 1 16 256 --out "$OUTDIR/speed" 2>&1 | tail -6
+[ $SPEED = 1 ] && $PY benchmarks/rollout_speed.py --device cuda --batches 1 16 256 --out "$OUTDIR/speed" 2>&1 | tail -6
 ls -la "$OUTDIR" "$OUTDIR/speed"; date

@@ -43,9 +43,10 @@ class RewardModel(nn.Module):
     def logits(self, previous: torch.Tensor, following: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """uint8 frames (B, 3, H, W) and action features (B, feature_dim) -> (B, 2) logits: [reward > 0, episode
         ends]."""
-        a, b = previous.float() / 255, following.float() / 255
+        device = self.thresholds.device  # data may stay on the CPU while the model runs on a GPU
+        a, b = previous.to(device).float() / 255, following.to(device).float() / 255
         feats = self.features(torch.cat([a, b, (b - a) * 4], dim=1))
-        return self.head(torch.cat([feats, actions.float().to(feats.device)], dim=1))
+        return self.head(torch.cat([feats, actions.to(device).float()], dim=1))
 
     @torch.no_grad()
     def predict(self, previous: torch.Tensor, following: torch.Tensor, actions: torch.Tensor) -> RewardPrediction:
@@ -56,11 +57,12 @@ class RewardModel(nn.Module):
     def fit(self, previous: torch.Tensor, following: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
             ends: torch.Tensor, steps: int = 400, batch_size: int = 64, lr: float = 1e-3, seed: int = 0) -> None:
         """Train on real transitions with batches rich in both heads' positives, then set the thresholds."""
-        targets = torch.stack([(rewards > 0).float(), ends.float()], dim=1)
+        targets = torch.stack([(rewards > 0).float(), ends.float()], dim=1).cpu()
         if targets[:, 0].any():
             self.reward_value.fill_(float(rewards[rewards > 0].mean()))
         pools = [torch.nonzero(targets[:, h]).flatten() for h in range(2)]
         pools = [p for p in pools if len(p)] + [torch.arange(len(targets))]
+        targets = targets.to(self.thresholds.device)
         optimizer = torch.optim.AdamW(self.parameters(), lr=lr)
         generator = torch.Generator().manual_seed(seed)
         self.train()
@@ -84,14 +86,14 @@ def rate_matching_threshold(logits: torch.Tensor, targets: torch.Tensor) -> torc
     oversampled training leaves the logits far too high for rare events); never fires when none is."""
     count = int(targets.sum())
     if count == 0:
-        return torch.tensor(float("inf"))
+        return torch.tensor(float("inf"), device=logits.device)
     ranked = logits.sort(descending=True).values
     return (ranked[count - 1] + ranked[count]) / 2 if count < len(ranked) else ranked[-1] - 1
 
 
 def precision_recall(predicted: torch.Tensor, actual: torch.Tensor) -> dict[str, float | int | None]:
     """Precision and recall of positive predictions; None where undefined (nothing predicted / no positives)."""
-    predicted, actual = predicted.bool(), actual.bool()
+    predicted, actual = predicted.bool().cpu(), actual.bool().cpu()
     hits, said, real = int((predicted & actual).sum()), int(predicted.sum()), int(actual.sum())
     return {"precision": hits / said if said else None, "recall": hits / real if real else None,
             "positives": real, "predicted_positives": said, "count": len(actual)}
