@@ -19,14 +19,19 @@ from adaworld_gym.models.world_model import WorldModel
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
+def _tiny_models_and_data(tmp_path: Path) -> Path:
+    """Untrained tiny world models in tmp_path/adaworld and tmp_path/agnostic; returns a ninja few-shot dataset."""
     torch.manual_seed(0)
     autoencoder = FrameAutoencoder(ae_preset("tiny"))
     for kind, folder in (("latent_action", "adaworld"), ("none", "agnostic")):
         condition = make_condition(kind, LatentActionModel(lam_preset("tiny")), dim=32)
         WorldModel(autoencoder, Denoiser(denoiser_preset("tiny")), condition).save_pretrained(tmp_path / folder)
-    data = collect(CollectConfig(out=tmp_path / "fewshot", games=["ninja"], per_action=4, split="train"),
+    return collect(CollectConfig(out=tmp_path / "fewshot", games=["ninja"], per_action=4, split="train"),
                    progress=False).root
+
+
+def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
+    data = _tiny_models_and_data(tmp_path)
 
     few = load_few_shot(data, "ninja", 15)
     limited = limit_per_action(few, 1)
@@ -58,3 +63,19 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     subprocess.run(command, check=True, capture_output=True)
     again = json.loads((tmp_path / "out" / "adaptation.json").read_text())
     assert again["runs"]["ninja/agnostic/3"]["0"]["psnr"]["10"] == 42.0
+
+
+def test_action_table_ceiling_scores_each_condition(tmp_path):
+    data = _tiny_models_and_data(tmp_path)
+    command = [sys.executable, str(ROOT / "benchmarks" / "action_table_ceiling.py"), "--dataset", str(data),
+               "--games", "ninja", "--per-action", "3", "--clips", "2", "--denoising-steps", "1",
+               "--model", f"adaworld={tmp_path / 'adaworld'}", "--out", str(tmp_path / "out")]
+    subprocess.run(command, check=True, capture_output=True)
+    report = json.loads((tmp_path / "out" / "action_table_ceiling.json").read_text())
+    scores = report["runs"]["ninja/adaworld"]
+    assert set(scores) == {"no condition", "one mean row", "averaged table", "true latent actions"}
+    psnr = {name: [v["psnr"][h] for h in ("1", "5", "10", "20")] for name, v in scores.items()}
+    assert all(0 < p <= 100 for row in psnr.values() for p in row)
+    # The conditions reach the denoiser: the real transitions' latents give other frames than zeros.
+    assert psnr["true latent actions"] != psnr["no condition"]
+    assert "| ninja | adaworld | averaged table |" in (tmp_path / "out" / "action_table_ceiling.md").read_text()

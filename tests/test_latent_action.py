@@ -60,8 +60,8 @@ def test_shapes(quantizer, encoder, decoder, patch_embedding):
     out = model.train()(video[:, :2])
     assert out.prediction.shape == (2, 3, 64, 64) and out.latent.shape == (2, 32)
     assert set(out.losses) == ({"loss", "mse", "kl"} if quantizer == "gaussian" else {"loss", "mse", "vq"})
-    if quantizer == "vq":
-        codes = torch.cdist(latents.flatten(0, 1), model.codebook.weight).min(dim=1).values
+    if quantizer == "vq":  # (the training pass may have moved unused codes: encode again)
+        codes = torch.cdist(model.eval().encode(video).flatten(0, 1), model.codebook.weight).min(dim=1).values
         assert torch.allclose(codes, torch.zeros_like(codes), atol=1e-6)  # every latent is a code vector
     with pytest.raises(ValueError, match=r"expected frames of shape \(\.\.\., 3, 64, 64\)"):
         model.encode(torch.zeros(2, 5, 3, 32, 32))
@@ -243,3 +243,18 @@ def test_shipped_cpu_weights_load_and_encode():
     assert torch.isfinite(model.encode(video)).all()
     with pytest.raises(FileNotFoundError, match="no shipped weights named 'wm'"):
         pretrained_path("wm")
+
+
+def test_vq_model_keeps_its_codes_alive_and_they_carry_the_action():
+    """Codebook collapse (every pair on one code) made a VQ latent action model an action-agnostic one."""
+    pairs, direction = moving_square_pairs(64)  # unseen in training
+    torch.manual_seed(0)
+    model = LatentActionModel(preset("tiny", quantizer="vq", num_codes=8, encoder="cnn"))
+    train(model, 300, lr=5e-4)
+    model.eval()
+    with torch.no_grad():
+        codes = torch.cdist(model.encode_pairs(pairs)[1], model.codebook.weight).argmin(dim=1)
+    assert len(codes.unique()) >= 2, codes
+    # Each code stands for one direction: the majority direction of its pairs is right for nearly all pairs.
+    right = sum(max(int((direction[codes == c] == d).sum()) for d in (0, 1)) for c in codes.unique())
+    assert right >= 0.9 * len(pairs), (right, codes, direction)

@@ -18,7 +18,8 @@ import gymnasium as gym
 import torch
 
 from adaworld_gym.adaptation.action_map import ActionMap
-from adaworld_gym.adaptation.adapt import FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot
+from adaworld_gym.adaptation.adapt import (FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot,
+                                          transition_pairs)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
 from adaworld_gym.evaluation.wm_eval import horizon_scores, test_clips
 from adaworld_gym.io import save_figure
@@ -65,6 +66,37 @@ def open_loop_actions(world: WorldModel, action_map: ActionMap, frames: torch.Te
     imagined = world.rollout(frames[:, :k], conditions, sampler, seed=seed)
     scores = horizon_scores(imagined, frames[:, k:k + steps], horizons)
     return {"psnr": scores["psnr"], "ssim": scores["ssim"]}
+
+
+CEILING_VARIANTS = ("no condition", "one mean row", "averaged table", "true latent actions")
+
+
+def condition_ceiling(world: WorldModel, data: FewShotData, space: gym.Space, frames: torch.Tensor,
+                      actions: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
+                      seed: int) -> dict[str, dict[str, Any]]:
+    """Open-loop scores before fine-tuning, from less to more action information in the condition: zeros; one
+    row for every action (the mean latent action of all few-shot transitions); the averaged table (AdaWorld's
+    start, a mean per action); and the latent actions of the very transitions being predicted, a ceiling that no
+    table of one row per action reaches (they also hold what the action did in that state, and what else
+    moved). Says how much of what the world model can take from latent actions the action table passes on."""
+    k, steps = world.memory, max(horizons)
+    table = initial_action_map(world, data, space, "average", seed)
+    seen = torch.nonzero(data.observed).flatten()
+    labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in seen.split(256)])
+    real = frames[:, k - 1:k + steps]  # each predicted transition's (previous, following) frames
+    true = world.condition(real[:, :-1].flatten(0, 1), real[:, 1:].flatten(0, 1)).reshape(len(frames), steps, -1)
+    future = actions[:, k - 1:k - 1 + steps].flatten(0, 1).to(world.device)
+    with torch.no_grad():
+        conditions = {"no condition": torch.zeros_like(true),
+                      "one mean row": labels.mean(dim=0).expand_as(true).cpu(),
+                      "averaged table": table(future).reshape(true.shape).cpu(),
+                      "true latent actions": true}
+    scores = {}
+    for name in CEILING_VARIANTS:
+        imagined = world.rollout(frames[:, :k], conditions[name], sampler, seed=seed)
+        result = horizon_scores(imagined, frames[:, k:k + steps], horizons)
+        scores[name] = {"psnr": result["psnr"], "ssim": result["ssim"]}
+    return scores
 
 
 def adapt_and_score(method: AdaptationMethod, data: FewShotData, space: gym.Space, frames: torch.Tensor,

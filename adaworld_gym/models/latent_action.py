@@ -46,6 +46,10 @@ class LatentActionConfig:
     num_codes: int = 8  # VQ only
     beta: float = 2e-4  # weight of the KL term, summed over latent dims
     commitment: float = 0.25  # VQ only
+    # VQ only: a code whose running share of the training pairs falls below this fraction of the fair share
+    # (1 / num_codes) is moved onto a random encoder output of the batch (0: never). Without it every pair
+    # ended on one code: the GPU-trained 8-code model of 2026-11-26 gave all Procgen transitions code 7.
+    dead_code_threshold: float = 0.1
     # Also embed f_t+1 - f_t into f_t+1's patch tokens. Not in the paper; at our small scale it lets the
     # encoder see motion from the first steps (a toy direction probe learned in <150 steps instead of ~400),
     # before the KL term can collapse an uninformative latent to the prior.
@@ -140,6 +144,9 @@ class LatentActionModel(nn.Module):
             self.to_latent = nn.Linear(c.width, c.latent_dim)
             self.codebook = nn.Embedding(c.num_codes, c.latent_dim)
             nn.init.uniform_(self.codebook.weight, -1.0 / c.num_codes, 1.0 / c.num_codes)
+            # Running share of training pairs per code; zero at the start, so the first batch places every code
+            # it does not already use on one of its encoder outputs.
+            self.register_buffer("code_usage", torch.zeros(c.num_codes))
         if c.decoder == "transformer":
             # Decoder: f_t's patches, each plus the projected latent action.
             self.decoder_patches = nn.Linear(patch_dim, c.width)
@@ -202,10 +209,29 @@ class LatentActionModel(nn.Module):
 
     def _quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Nearest codebook vector with a straight-through gradient; returns (latent, code vector, VQ loss)."""
+        track = self.training and self.config.dead_code_threshold > 0
+        if track:  # before the codebook enters the graph: moved codes must not be ones autograd saved
+            self._restart_dead_codes(z.detach())
         codes = torch.cdist(z, self.codebook.weight).argmin(dim=-1)
         q = self.codebook(codes)
         loss = F.mse_loss(q, z.detach()) + self.config.commitment * F.mse_loss(z, q.detach())
+        if track:
+            share = torch.bincount(codes, minlength=self.config.num_codes).float() / len(codes)
+            self.code_usage.mul_(0.99).add_(share, alpha=0.01)
         return z + (q - z).detach(), q, loss
+
+    @torch.no_grad()
+    def _restart_dead_codes(self, z: torch.Tensor) -> None:
+        """Move the codes whose running share of the pairs fell below the threshold onto encoder outputs."""
+        n = self.config.num_codes
+        dead = self.code_usage < self.config.dead_code_threshold / n
+        if dead.any():
+            self.codebook.weight[dead] = z[torch.randint(len(z), (int(dead.sum()),), device=z.device)]
+            self.code_usage[dead] = 1.0 / n
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Ranks restart from their own batches: keep rank 0's codebook everywhere (every rank, every step).
+            torch.distributed.broadcast(self.codebook.weight, 0)
+            torch.distributed.broadcast(self.code_usage, 0)
 
     def encode_pairs(self, pairs: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """Latent actions of frame pairs (B, 2, 3, H, W): (latent used, deterministic latent, loss terms)."""
@@ -283,6 +309,8 @@ class LatentActionModel(nn.Module):
         config, state, metadata = load_checkpoint(folder, CHECKPOINT_KIND)
         check_expected(folder, metadata, {"resolution": resolution, "latent_dim": latent_dim, "quantizer": quantizer})
         model = cls(LatentActionConfig(**config))
+        if model.config.quantizer == "vq" and "code_usage" not in state:  # saved before codes were tracked
+            state["code_usage"] = torch.full((model.config.num_codes,), 1.0 / model.config.num_codes)
         model.load_state_dict(state)
         model.metadata = metadata
         return model.to(device).eval()
