@@ -30,6 +30,15 @@ def write_json(path: str | Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def write_report(folder: str | Path, stem: str, report: Any, table_lines: list[str]) -> None:
+    """A benchmark's results: `stem.json` (the full report) and `stem.md` (its markdown table) in `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / f"{stem}.json", report)
+    with atomic_path(folder / f"{stem}.md") as tmp:
+        tmp.write_text("\n".join(table_lines) + "\n")
+
+
 def read_json(path: str | Path, what: str) -> Any:
     """Read a JSON file, naming the file and what it should be in the error if it is missing or corrupt."""
     path = Path(path)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from adaworld_gym.adaptation.adapt import limit_per_action
 from adaworld_gym.evaluation.adaptation_eval import CEILING_VARIANTS, HELD_OUT_GAMES, condition_ceiling, procgen_task
-from adaworld_gym.io import write_json
+from adaworld_gym.io import write_report
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
 
@@ -55,9 +55,7 @@ def main() -> None:
                 psnr = " / ".join(f"{scores[variant]['psnr'][str(h)]:.2f}" for h in HORIZONS)
                 lines.append(f"| {game} | {name} | {variant} | {psnr} |")
                 print(lines[-1], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "action_table_ceiling.json", report)
-    (args.out / "action_table_ceiling.md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, "action_table_ceiling", report, lines)
 
 
 if __name__ == "__main__":

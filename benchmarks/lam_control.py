@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from adaworld_gym.evaluation.wm_eval import TRANSFER_GAMES, transfer_setup
-from adaworld_gym.io import write_json
+from adaworld_gym.io import write_report
 from adaworld_gym.models.latent_action import LatentActionModel
 
 
@@ -69,8 +69,7 @@ def main() -> None:
                        ("shuffled", "decoder, another clip's latent"), ("zero", "decoder, zero latent")):
         lines.append(f"| {label} | " + " | ".join(f"{report['games'][g][key]:.1%}" for g in games)
                      + f" | {report['mean'][key]:.1%} |")
-    write_json(args.out / "lam_control.json", report)
-    (args.out / "lam_control.md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, "lam_control", report, lines)
     print("\n".join(lines))
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, TRAIN_LEVELS
 from adaworld_gym.evaluation.lam_eval import test_transitions
-from adaworld_gym.io import write_json
+from adaworld_gym.io import write_report
 from adaworld_gym.models.latent_action import ENCODERS, LatentActionModel, frames_to_float, preset
 
 MOVES = ACTION_SUBSETS["moves_noop"]
@@ -109,15 +109,13 @@ def main() -> None:
         curves[encoder] = curve
 
     report = {"settings": settings, "chance": 1 / len(MOVES), "curves": curves}
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "encoder_ceiling.json", report)
     header = "| encoder | step | " + " | ".join(names) + " |"
     lines = [f"Move accuracy on visible test-level moves (chance {1 / len(MOVES):.0%}), trained with labels; "
              f"preset {args.preset}, batch {args.batch_size}, lr {args.lr}, seed {args.seed}.", "",
              header, "|" + "---|" * (len(names) + 2)]
     lines += [f"| {encoder} | {row['step']} | " + " | ".join(f"{row[n]:.1%}" for n in names) + " |"
               for encoder, curve in curves.items() for row in curve]
-    (args.out / "encoder_ceiling.md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, "encoder_ceiling", report, lines)
     print("\n".join(lines))
 
 

@@ -22,7 +22,7 @@ import torch
 
 from adaworld_gym.adaptation.adapt import REWARD_STEPS, fit_reward_model, load_few_shot
 from adaworld_gym.data import CollectConfig, collect
-from adaworld_gym.io import write_json
+from adaworld_gym.io import write_report
 
 
 def _cell(scores: dict) -> str:
@@ -59,9 +59,7 @@ def main() -> None:
         lines.append(f"| {game} | {dataset} | {len(data.actions)} | {timing} | {_cell(held['reward'])} | "
                      f"{_cell(held['episode_end'])} |")
         print(lines[-1], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "reward_model.json", report)
-    (args.out / "reward_model.md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, "reward_model", report, lines)
 
 
 if __name__ == "__main__":
