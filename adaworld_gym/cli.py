@@ -427,6 +427,7 @@ def plan_bench_command(
         finetune_steps: int = typer.Option(500, min=0),
         batch_size: int = typer.Option(32, min=1),
         device: str = typer.Option("cpu"),
+        videos: int = typer.Option(2, min=0, help="Side-by-side mp4s of AdaWorld plans (imagined vs real) to write."),
         out: Path = typer.Option(Path("results/planning"), help="plan_bench.json (resumable), .md, videos/.")) -> None:
     """The Procgen planning benchmark: success % per game and method, mean +- standard error over seeds."""
     from adaworld_gym.agents.plan_bench import PlanBenchConfig, markdown_table, run_plan_bench
@@ -446,7 +447,8 @@ def plan_bench_command(
                              samples_per_action, finetune_steps, batch_size, device=device)
     path = out / "plan_bench.json"
     report = json.loads(path.read_text()) if path.exists() else None
-    report = run_plan_bench(picked, modes.pop(), config, report, lambda r: write_json(path, r), out / "videos")
+    report = run_plan_bench(picked, modes.pop(), config, report, lambda r: write_json(path, r), out / "videos",
+                            videos=videos)
     write_json(path, report)
     table = markdown_table(report)
     (out / "plan_bench.md").write_text(table + "\n")
