@@ -94,7 +94,8 @@ def run_plan_bench(scenes: list[Scene], distribution_mode: str, config: PlanBenc
     episodes = report.setdefault("episodes", {})
     for scene in scenes:
         prefix = f"{scene.game}/{scene.level}"
-        todo = [(m, s) for s in range(config.seeds) for m in config.methods if f"{prefix}/{m}/{s}" not in episodes]
+        todo = [(m, s) for s in range(config.seeds) for m in config.methods
+                if episode_key(scene, m, s) not in episodes]
         if not todo:
             continue
         models = scene_models(scene, config, distribution_mode, progress)
@@ -109,15 +110,20 @@ def run_plan_bench(scenes: list[Scene], distribution_mode: str, config: PlanBenc
                 videos -= 1
                 write_plan_video(planner, start, scene.goal_frame, result,
                                  video_dir / f"{scene.game}_{scene.level}_adaworld.mp4")
-            episodes[f"{prefix}/{method}/{seed}"] = {"success": result.success, "steps": result.steps,
+            episodes[episode_key(scene, method, seed)] = {"success": result.success, "steps": result.steps,
                                                      "solution_length": scene.length}
             say(f"{prefix} {method} seed {seed}: {'success' if result.success else 'fail'} in {result.steps} steps")
             if save is not None:
                 save(report)
     # The table covers this run's scenes, methods and seeds only, whatever else an earlier run left in the file.
-    report["summary"] = summarise(report, {f"{s.game}/{s.level}/{m}/{seed}" for s in scenes
+    report["summary"] = summarise(report, {episode_key(s, m, seed) for s in scenes
                                            for m in config.methods for seed in range(config.seeds)})
     return report
+
+
+def episode_key(scene: Scene, method: str, seed: int) -> str:
+    """An episode's key in the report, "game/level/method/seed" (what `summarise` reads back)."""
+    return f"{scene.game}/{scene.level}/{method}/{seed}"
 
 
 def summarise(report: dict[str, Any], keys: set[str] | None = None) -> dict[str, Any]:
