@@ -247,14 +247,19 @@ def test_shipped_cpu_weights_load_and_encode():
 
 def test_vq_model_keeps_its_codes_alive_and_they_carry_the_action():
     """Codebook collapse (every pair on one code) made a VQ latent action model an action-agnostic one."""
+    from adaworld_gym.evaluation.lam_eval import code_usage
+
     pairs, direction = moving_square_pairs(64)  # unseen in training
     torch.manual_seed(0)
     model = LatentActionModel(preset("tiny", quantizer="vq", num_codes=8, encoder="cnn"))
     train(model, 300, lr=5e-4)
     model.eval()
     with torch.no_grad():
-        codes = torch.cdist(model.encode_pairs(pairs)[1], model.codebook.weight).argmin(dim=1)
+        latents = model.encode_pairs(pairs)[1]
+    codes = torch.cdist(latents, model.codebook.weight).argmin(dim=1)
     assert len(codes.unique()) >= 2, codes
+    usage = code_usage(latents.numpy())  # the evaluation's collapse check sees the same codes
+    assert usage["codes_used"] == len(codes.unique()) and usage["largest_share"] < 1.0
     # Each code stands for one direction: the majority direction of its pairs is right for nearly all pairs.
     right = sum(max(int((direction[codes == c] == d).sum()) for d in (0, 1)) for c in codes.unique())
     assert right >= 0.9 * len(pairs), (right, codes, direction)

@@ -1,5 +1,7 @@
 """The learned simulator: adaptation, the adapter checkpoint, AdaWorld-Procgen-v0 and its vector env."""
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -180,7 +182,11 @@ def test_shipped_simulator_for_every_game():
 
     for game in PROCGEN_GAMES:
         for subset in ("full", "moves"):
-            assert (pretrained_path(f"adapters/{game}-{subset}") / "model.safetensors").is_file()
+            folder = pretrained_path(f"adapters/{game}-{subset}")
+            assert (folder / "model.safetensors").is_file()
+            # Made with the rebuilt reward model (a reward timing of its own), not the old kind.
+            held_out = json.loads((folder / "config.json").read_text())["metadata"]["reward_model_held_out"]
+            assert held_out["reward_delay"] in (0, 1)
     env = gym.make("AdaWorld-Procgen-v0", game="bigfish", device="cpu")
     assert env.action_space == gym.spaces.Discrete(15)
     obs, _ = env.reset(seed=0)

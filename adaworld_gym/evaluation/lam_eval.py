@@ -223,9 +223,18 @@ def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 600
               "model": getattr(model, "metadata", {}),
               "action_information": action_information(latents, data, games),
               "controllability": controllability(model, data.take(subset), latents[subset], ks, seed)}
+    if model.config.quantizer == "vq":
+        report["code_usage"] = code_usage(latents)
     if map_path is not None:
         report["map"] = str(latent_map(latents, data, games, map_path, seed))
     return report
+
+
+def code_usage(latents: np.ndarray) -> dict[str, Any]:
+    """How many codes a discrete model gives the test transitions, and the largest one's share: the collapse
+    check (a model that puts every transition on one code is an action-agnostic model in disguise)."""
+    _, counts = np.unique(latents, axis=0, return_counts=True)
+    return {"codes_used": int(len(counts)), "largest_share": float(counts.max() / counts.sum())}
 
 
 def markdown_summary(report: dict[str, Any]) -> str:
@@ -254,6 +263,10 @@ def markdown_summary(report: dict[str, Any]) -> str:
               f"(copying f_t: {ctrl['copy_last_frame_psnr']:.2f} dB)",
               f"- delta-PSNR (inferred vs random latent): {ctrl['delta_psnr']:+.2f} dB",
               f"- delta-PSNR of k-means control options: {options}"]
+    if "code_usage" in report:
+        usage = report["code_usage"]
+        lines.append(f"- VQ codes used on the test transitions: {usage['codes_used']} "
+                     f"(the most common holds {usage['largest_share']:.0%})")
     return "\n".join(lines)
 
 

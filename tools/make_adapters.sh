@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Remake the shipped adapters (adaworld_gym/weights/adapters/<game>-<full|moves>) on the shipped wm-cpu: the
+# averaged-latent action table (no fine-tuning) and the reward / episode-end model, from 100 random transitions
+# per action of each game's training levels. About 85 s per adapter on 2 CPU cores (the reward model's 1,500
+# steps), 45 minutes for all 32. Collects the few-shot data first if data/fewshot-<subset> is missing.
+# Knobs: GAMES (comma-separated, default all 16), SUBSETS (default "full moves"), STAGE (folder the new adapters
+# are written to before they replace the shipped ones, default runs/adapters-new).
+set -eu
+ALL=bigfish,bossfight,caveflyer,chaser,climber,coinrun,dodgeball,fruitbot,heist,jumper,leaper,maze,miner,ninja,plunder,starpilot
+GAMES=${GAMES:-$ALL}; SUBSETS=${SUBSETS:-full moves}; STAGE=${STAGE:-runs/adapters-new}
+SHIPPED=adaworld_gym/weights/adapters
+for subset in $SUBSETS; do
+  [ -d "data/fewshot-$subset" ] || adaworld collect --out "data/fewshot-$subset" --games all --per-action 100 \
+      --actions "$subset" --split train
+  for game in ${GAMES//,/ }; do
+    # An adapter whose config is in the stage is complete (the config is written last): a rerun resumes.
+    [ -f "$STAGE/$game-$subset/config.json" ] && continue
+    adaworld adapt --game "$game" --dataset "data/fewshot-$subset" --actions "$subset" --no-finetune \
+        --out "$STAGE/$game-$subset"
+  done
+done
+for subset in $SUBSETS; do
+  for game in ${GAMES//,/ }; do
+    rm -rf "$SHIPPED/$game-$subset" && cp -r "$STAGE/$game-$subset" "$SHIPPED/$game-$subset"
+  done
+done
+echo "replaced $(ls -d $STAGE/* | wc -l) adapters in $SHIPPED"
