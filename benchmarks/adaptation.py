@@ -23,8 +23,8 @@ import json
 from pathlib import Path
 
 from adaworld_gym.evaluation.adaptation_eval import (FINETUNE_STEPS, HELD_OUT_GAMES, AdaptationMethod, env_task,
-                                                     margins, markdown_tables, plot_curves, procgen_task,
-                                                     run_adaptation_benchmark)
+                                                     margins, margins_table, markdown_tables, plot_curves,
+                                                     procgen_task, run_adaptation_benchmark)
 from adaworld_gym.io import write_json
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
@@ -71,6 +71,8 @@ def main() -> None:
     report["margins_at_10_steps"] = margins(report, leader, tuple(m.name for m in methods[1:]))
     write_json(path, report)
     table = markdown_tables(report)
+    if report["margins_at_10_steps"]:
+        table += "\n\n" + "\n".join(margins_table(report["margins_at_10_steps"], leader))
     (args.out / "adaptation.md").write_text(table + "\n")
     plot_curves(report, args.out / "adaptation_curves.png")
     print(table)

@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 from adaworld_gym.adaptation.adapt import limit_per_action, load_few_shot
 from adaworld_gym.data import CollectConfig, collect
+from adaworld_gym.evaluation.adaptation_eval import bootstrap_margin_se
 from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
@@ -52,10 +55,15 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     assert adaworld["0"] != adaworld["2"]  # fine-tuning changed the model
     assert report["runs"]["ninja/scratch/3"]["0"] != adaworld["0"]  # a fresh denoiser, not the pretrained one
     assert set(report["margins_at_10_steps"]["ninja"]) == {"agnostic", "scratch"}
+    cell = report["margins_at_10_steps"]["ninja"]["agnostic"]["2"]
+    agnostic = report["runs"]["ninja/agnostic/3"]
+    assert cell["dB"] == pytest.approx(adaworld["2"]["psnr"]["10"] - agnostic["2"]["psnr"]["10"])
+    assert cell["se"] >= 0 and len(adaworld["2"]["mse_per_clip"]["10"]) == 2
     # The dataset holds 4 per action; the runs used the first 3 (and 1) of each of the 15 actions.
     assert report["transitions"]["ninja/adaworld/3"] <= 45 and report["transitions"]["ninja/adaworld/1"] <= 15
     assert report["transitions"]["ninja/adaworld/3"] > report["transitions"]["ninja/adaworld/1"] >= 13
-    assert "| ninja | scratch |" in (tmp_path / "out" / "adaptation.md").read_text()
+    table = (tmp_path / "out" / "adaptation.md").read_text()
+    assert "| ninja | scratch |" in table and "adaworld minus each method" in table
 
     # A rerun skips finished runs: a marked result survives it.
     report["runs"]["ninja/agnostic/3"]["0"]["psnr"]["10"] = 42.0
@@ -63,6 +71,14 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     subprocess.run(command, check=True, capture_output=True)
     again = json.loads((tmp_path / "out" / "adaptation.json").read_text())
     assert again["runs"]["ninja/agnostic/3"]["0"]["psnr"]["10"] == 42.0
+
+
+def test_margin_standard_error_is_paired_over_clips():
+    rng = np.random.default_rng(0)
+    other = rng.uniform(0.005, 0.05, 16)
+    # Half the error on every clip is +3.01 dB whichever clips are drawn: no spread, though the clips vary a lot.
+    assert bootstrap_margin_se(list(other / 2), list(other)) < 1e-9
+    assert bootstrap_margin_se(list(rng.uniform(0.005, 0.05, 16)), list(other)) > 0.1
 
 
 def test_action_table_ceiling_scores_each_condition(tmp_path):

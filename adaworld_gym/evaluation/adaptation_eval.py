@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import (FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot,
                                           transition_pairs)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
+from adaworld_gym.evaluation.metrics import mse
 from adaworld_gym.evaluation.wm_eval import horizon_scores, test_clips
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
@@ -58,14 +60,18 @@ class AdaptationMethod:
 
 def open_loop_actions(world: WorldModel, action_map: ActionMap, frames: torch.Tensor, actions: torch.Tensor,
                       horizons: tuple[int, ...], sampler: SamplerConfig, seed: int) -> dict[str, Any]:
-    """Roll out from the first K frames with the clips' real actions; PSNR/SSIM at each horizon."""
+    """Roll out from the first K frames with the clips' real actions; PSNR/SSIM at each horizon, and each
+    clip's squared error there (for the margins' bootstrap)."""
     k, steps = world.memory, max(horizons)
     future = actions[:, k - 1:k - 1 + steps]
     with torch.no_grad():  # action maps take a batch of actions: (B,) or (B, D)
         conditions = action_map(future.flatten(0, 1).to(world.device)).reshape(len(future), steps, -1)
     imagined = world.rollout(frames[:, :k], conditions, sampler, seed=seed)
-    scores = horizon_scores(imagined, frames[:, k:k + steps], horizons)
-    return {"psnr": scores["psnr"], "ssim": scores["ssim"]}
+    real = frames[:, k:k + steps]
+    scores = horizon_scores(imagined, real, horizons)
+    per_clip = mse(imagined, real)
+    return {"psnr": scores["psnr"], "ssim": scores["ssim"],
+            "mse_per_clip": {str(h): per_clip[:, h - 1].tolist() for h in horizons}}
 
 
 CEILING_VARIANTS = ("no condition", "one mean row", "averaged table", "true latent actions")
@@ -248,16 +254,46 @@ def plot_curves(report: dict[str, Any], path: Path, horizon: str = "10") -> Path
     return save_figure(fig, path)
 
 
+def bootstrap_margin_se(lead_mse: list[float], other_mse: list[float], resamples: int = 2000,
+                        seed: int = 0) -> float:
+    """Standard error of PSNR(mean lead error) - PSNR(mean other error) over the same clips, by resampling the
+    clips (paired: both methods were scored on the same ones)."""
+    lead, other = np.asarray(lead_mse), np.asarray(other_mse)
+    picks = np.random.default_rng(seed).integers(0, len(lead), (resamples, len(lead)))
+    to_db = lambda e: -10 * np.log10(np.maximum(e, 1e-10))  # noqa: E731  (psnr_of_mse, vectorised)
+    return float(np.std(to_db(lead[picks].mean(axis=1)) - to_db(other[picks].mean(axis=1))))
+
+
 def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizon: str = "10") -> dict[str, Any]:
-    """PSNR margin of `leader` over each of `others`, per game, at every step count (positive: leader ahead)."""
+    """PSNR margin of `leader` over each of `others` (positive: leader ahead), per game, at every step count,
+    with its bootstrap standard error over the test clips (None for runs stored without per-clip errors)."""
     s = report["settings"]
     out: dict[str, Any] = {}
     for game in s["games"]:
         lead = report["runs"].get(f"{game}/{leader}/{s['per_action']}")
         for other in others:
             run = report["runs"].get(f"{game}/{other}/{s['per_action']}")
-            if lead and run:
-                out.setdefault(game, {})[other] = {
-                    str(k): lead[str(k)]["psnr"][horizon] - run[str(k)]["psnr"][horizon] for k in s["steps"]}
+            if not (lead and run):
+                continue
+            cells = {}
+            for k in map(str, s["steps"]):
+                clips = [r[k].get("mse_per_clip", {}).get(horizon) for r in (lead, run)]
+                cells[k] = {"dB": lead[k]["psnr"][horizon] - run[k]["psnr"][horizon],
+                            "se": bootstrap_margin_se(*clips) if all(clips) else None}
+            out.setdefault(game, {})[other] = cells
     return out
+
+
+def margins_table(margins_of: dict[str, Any], leader: str, horizon: str = "10") -> list[str]:
+    """Markdown rows of `margins`: one per game and rival, 'margin ± se' per fine-tuning step count."""
+    steps = list(next(iter(next(iter(margins_of.values())).values())))
+    lines = [f"{leader} minus each method, open-loop PSNR at {horizon} steps (dB, ± bootstrap standard error over "
+             "the test clips):", "", "| game | minus | " + " | ".join(f"{k} steps" for k in steps) + " |",
+             "|---|---|" + "---|" * len(steps)]
+    for game, rivals in margins_of.items():
+        for other, cells in rivals.items():
+            lines.append(f"| {game} | {other} | " + " | ".join(
+                f"{c['dB']:+.2f}" + (f" ± {c['se']:.2f}" if c["se"] is not None else "") for c in cells.values())
+                + " |")
+    return lines
 
