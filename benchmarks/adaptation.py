@@ -25,7 +25,7 @@ from pathlib import Path
 from adaworld_gym.evaluation.adaptation_eval import (FINETUNE_STEPS, HELD_OUT_GAMES, AdaptationMethod, env_task,
                                                      margins, margins_table, markdown_tables, plot_curves,
                                                      procgen_task, run_adaptation_benchmark)
-from adaworld_gym.io import write_json
+from adaworld_gym.io import write_json, write_report
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
 
@@ -69,11 +69,10 @@ def main() -> None:
         seed=args.seed, device=args.device, report=report, save=lambda r: write_json(path, r))
     leader = methods[0].name
     report["margins_at_10_steps"] = margins(report, leader, tuple(m.name for m in methods[1:]))
-    write_json(path, report)
     table = markdown_tables(report)
     if report["margins_at_10_steps"]:
         table += "\n\n" + "\n".join(margins_table(report["margins_at_10_steps"], leader))
-    (args.out / "adaptation.md").write_text(table + "\n")
+    write_report(args.out, "adaptation", report, [table])
     plot_curves(report, args.out / "adaptation_curves.png")
     print(table)
     print(f"margins of {leader} at 10 steps:", json.dumps(report["margins_at_10_steps"], indent=1))

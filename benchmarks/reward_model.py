@@ -21,14 +21,9 @@ import gymnasium as gym
 import torch
 
 from adaworld_gym.adaptation.adapt import REWARD_STEPS, fit_reward_model, load_few_shot
+from adaworld_gym.adaptation.reward_model import format_precision_recall
 from adaworld_gym.data import CollectConfig, collect
 from adaworld_gym.io import write_report
-
-
-def _cell(scores: dict) -> str:
-    fmt = lambda v: "-" if v is None else f"{v:.2f}"
-    counts = f"({scores['predicted_positives']} of {scores['positives']})"
-    return f"{fmt(scores['precision'])} / {fmt(scores['recall'])} {counts}"
 
 
 def main() -> None:
@@ -56,8 +51,8 @@ def main() -> None:
         held.update(transitions=len(data.actions), dataset=dataset, seconds=round(time.perf_counter() - start, 1))
         report["runs"][spec] = held
         timing = "one step late" if held["reward_delay"] else "on time"
-        lines.append(f"| {game} | {dataset} | {len(data.actions)} | {timing} | {_cell(held['reward'])} | "
-                     f"{_cell(held['episode_end'])} |")
+        lines.append(f"| {game} | {dataset} | {len(data.actions)} | {timing} | {format_precision_recall(held['reward'])} | "
+                     f"{format_precision_recall(held['episode_end'])} |")
         print(lines[-1], flush=True)
     write_report(args.out, "reward_model", report, lines)
 

@@ -11,14 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from adaworld_gym.adaptation.reward_model import format_precision_recall
 from adaworld_gym.io import read_json, write_report
-
-
-def score(head: dict) -> str:
-    """'precision / recall (predicted of real)', '-' where a ratio has no denominator."""
-    ratio = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-    return (f"{ratio(head['precision'])} / {ratio(head['recall'])} "
-            f"({head['predicted_positives']} of {head['positives']})")
 
 
 def main() -> None:
@@ -37,7 +31,7 @@ def main() -> None:
     for row in rows:
         timing = {0: "on time", 1: "a step late"}.get(row.get("reward_delay"), "-")
         lines.append(f"| {row['game']} | {row['actions']} | {row['transitions']} | {timing} | {row['reward']['count']} "
-                     f"| {score(row['reward'])} | {score(row['episode_end'])} |")
+                     f"| {format_precision_recall(row['reward'])} | {format_precision_recall(row['episode_end'])} |")
     write_report(args.out, "reward_models", {"adapters": str(args.adapters), "rows": rows}, lines)
     print("\n".join(lines))
 

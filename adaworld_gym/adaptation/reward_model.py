@@ -99,6 +99,13 @@ def precision_recall(predicted: torch.Tensor, actual: torch.Tensor) -> dict[str,
             "positives": real, "predicted_positives": said, "count": len(actual)}
 
 
+def format_precision_recall(scores: dict[str, float | int | None]) -> str:
+    """`precision_recall`'s output as 'precision / recall (predicted of real)', '-' where a ratio is undefined."""
+    ratio = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    return (f"{ratio(scores['precision'])} / {ratio(scores['recall'])} "
+            f"({scores['predicted_positives']} of {scores['positives']})")
+
+
 def f1_score(scores: dict[str, float | int | None]) -> float:
     """F1 from `precision_recall`'s output; 0 where either is undefined or both are 0."""
     p, r = scores["precision"] or 0.0, scores["recall"] or 0.0

@@ -22,7 +22,7 @@ from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import (FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot,
                                           transition_pairs)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
-from adaworld_gym.evaluation.metrics import mse
+from adaworld_gym.evaluation.metrics import psnr_of_mse
 from adaworld_gym.evaluation.wm_eval import horizon_scores, test_clips
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
@@ -67,11 +67,8 @@ def open_loop_actions(world: WorldModel, action_map: ActionMap, frames: torch.Te
     with torch.no_grad():  # action maps take a batch of actions: (B,) or (B, D)
         conditions = action_map(future.flatten(0, 1).to(world.device)).reshape(len(future), steps, -1)
     imagined = world.rollout(frames[:, :k], conditions, sampler, seed=seed)
-    real = frames[:, k:k + steps]
-    scores = horizon_scores(imagined, real, horizons)
-    per_clip = mse(imagined, real)
-    return {"psnr": scores["psnr"], "ssim": scores["ssim"],
-            "mse_per_clip": {str(h): per_clip[:, h - 1].tolist() for h in horizons}}
+    scores = horizon_scores(imagined, frames[:, k:k + steps], horizons, per_clip=True)
+    return {key: scores[key] for key in ("psnr", "ssim", "mse_per_clip")}
 
 
 CEILING_VARIANTS = ("no condition", "one mean row", "averaged table", "true latent actions")
@@ -260,8 +257,7 @@ def bootstrap_margin_se(lead_mse: list[float], other_mse: list[float], resamples
     clips (paired: both methods were scored on the same ones)."""
     lead, other = np.asarray(lead_mse), np.asarray(other_mse)
     picks = np.random.default_rng(seed).integers(0, len(lead), (resamples, len(lead)))
-    to_db = lambda e: -10 * np.log10(np.maximum(e, 1e-10))  # noqa: E731  (psnr_of_mse, vectorised)
-    return float(np.std(to_db(lead[picks].mean(axis=1)) - to_db(other[picks].mean(axis=1))))
+    return float(np.std(psnr_of_mse(lead[picks].mean(axis=1)) - psnr_of_mse(other[picks].mean(axis=1))))
 
 
 def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizon: str = "10") -> dict[str, Any]:

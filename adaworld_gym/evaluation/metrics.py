@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -15,9 +15,11 @@ def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (frames_to_float(a) - frames_to_float(b)).pow(2).mean(dim=(-3, -2, -1))
 
 
-def psnr_of_mse(value: float) -> float:
-    """PSNR in dB of a mean squared error (pixels in [0, 1]); capped at 100 dB for identical frames."""
-    return min(100.0, -10 * math.log10(max(value, 1e-10)))
+def psnr_of_mse(value: float | np.ndarray) -> float | np.ndarray:
+    """PSNR in dB of a mean squared error, or of an array of them (pixels in [0, 1]); capped at 100 dB for
+    identical frames."""
+    db = np.minimum(100.0, -10 * np.log10(np.maximum(value, 1e-10)))
+    return float(db) if np.ndim(db) == 0 else db
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -81,14 +81,20 @@ def imagine_future(model: WorldModel, clips: torch.Tensor, steps: int, sampler: 
     return imagined, clips[:, k:k + steps]
 
 
-def horizon_scores(imagined: torch.Tensor, real: torch.Tensor, horizons: tuple[int, ...]) -> dict[str, Any]:
+def horizon_scores(imagined: torch.Tensor, real: torch.Tensor, horizons: tuple[int, ...],
+                   per_clip: bool = False) -> dict[str, Any]:
     """PSNR (of the mean squared error over all clips) and mean SSIM at each horizon, and PSNR at every step, of
-    rollouts (N, T, 3, H, W) against the real frames."""
-    per_step_mse = mse(imagined, real).mean(dim=0)
+    rollouts (N, T, 3, H, W) against the real frames; with `per_clip`, also each clip's squared error at each
+    horizon."""
+    errors = mse(imagined, real)
+    per_step_mse = errors.mean(dim=0)
     per_step_ssim = ssim(imagined, real).mean(dim=0)
-    return {"psnr": {str(h): psnr_of_mse(float(per_step_mse[h - 1])) for h in horizons},
-            "ssim": {str(h): float(per_step_ssim[h - 1]) for h in horizons},
-            "psnr_per_step": [psnr_of_mse(float(v)) for v in per_step_mse]}
+    scores = {"psnr": {str(h): psnr_of_mse(float(per_step_mse[h - 1])) for h in horizons},
+              "ssim": {str(h): float(per_step_ssim[h - 1]) for h in horizons},
+              "psnr_per_step": [psnr_of_mse(float(v)) for v in per_step_mse]}
+    if per_clip:
+        scores["mse_per_clip"] = {str(h): errors[:, h - 1].tolist() for h in horizons}
+    return scores
 
 
 def open_loop(model: WorldModel, clips: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
