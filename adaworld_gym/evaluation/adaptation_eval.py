@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from adaworld_gym.adaptation.action_map import ActionMap
-from adaworld_gym.adaptation.adapt import (FewShotData, finetune, initial_action_map, limit_per_action, load_few_shot,
-                                          transition_pairs)
+from adaworld_gym.adaptation.adapt import (FewShotData, few_shot_conditions, finetune, initial_action_map,
+                                          limit_per_action, load_few_shot)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
 from adaworld_gym.evaluation.metrics import psnr_of_mse
 from adaworld_gym.evaluation.wm_eval import horizon_scores, test_clips
@@ -85,11 +85,10 @@ def condition_ceiling(world: WorldModel, data: FewShotData, space: gym.Space, fr
     k, steps = world.memory, max(horizons)
     table = initial_action_map(world, data, space, "average", seed)
     seen = torch.nonzero(data.observed).flatten()
-    real = frames[:, k - 1:k + steps]  # each predicted transition's (previous, following) frames
     future = actions[:, k - 1:k - 1 + steps].flatten(0, 1).to(world.device)
     with torch.no_grad():
-        labels = torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in seen.split(256)])
-        true = world.condition(real[:, :-1].flatten(0, 1), real[:, 1:].flatten(0, 1)).reshape(len(frames), steps, -1)
+        labels = few_shot_conditions(world, data, seen)
+        true = world.label(frames[:, :k + steps])[:, k - 1:].cpu()  # those of the predicted transitions
         conditions = {"no condition": torch.zeros_like(true),
                       "one mean row": labels.mean(dim=0).expand_as(true).cpu(),
                       "averaged table": table(future).reshape(true.shape).cpu(),
