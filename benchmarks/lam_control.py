@@ -21,21 +21,19 @@ import torch
 
 from adaworld_gym.evaluation.wm_eval import TRANSFER_GAMES, transfer_setup
 from adaworld_gym.io import write_report
-from adaworld_gym.models.latent_action import LatentActionModel, sliding_windows
+from adaworld_gym.models.latent_action import LatentActionModel
 
 
 @torch.no_grad()
 def decoder_control(model: LatentActionModel, judge, frames: torch.Tensor, moves: torch.Tensor) -> dict[str, float]:
     n, length = frames.shape[:2]
     latents = model.encode(frames)  # (N, L-1, D)
-    windows = sliding_windows(frames, model.window).flatten(0, 1).to(model.device)  # each transition's frames
     previous, following = frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1)
     wanted = moves[:, None].expand(n, length - 1).flatten()
     scores = {"real": float((judge.predict(previous, following) == wanted).float().mean())}
     for name, chosen in (("true", latents), ("shuffled", latents[torch.roll(torch.arange(n), 1)]),
                          ("zero", torch.zeros_like(latents))):
-        predicted = model.decode(windows[:, -2], chosen.flatten(0, 1), windows[:, :-2])
-        predicted = (predicted * 255).round().to(torch.uint8)
+        predicted = (model.decode(previous.to(model.device), chosen.flatten(0, 1)) * 255).round().to(torch.uint8)
         scores[name] = float((judge.predict(previous, predicted.cpu()) == wanted).float().mean())
     return scores
 

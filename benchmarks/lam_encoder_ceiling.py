@@ -79,7 +79,7 @@ def main() -> None:
     y = torch.from_numpy(np.concatenate([d[1] for d in data])).long()
     test = test_transitions(names, args.test_pairs, seed=args.seed)
     visible = test.visible  # only moves+noop can be visible
-    test_x = torch.from_numpy(test.windows[visible])
+    test_x = torch.from_numpy(test.pairs[visible])
     test_y = torch.tensor([MOVES.index(int(a)) for a in test.actions[visible]])
     test_games = test.games[visible]
     print(f"{len(x)} train pairs, {len(test_x)} visible test moves "

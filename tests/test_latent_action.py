@@ -9,7 +9,7 @@ import torch
 from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.checkpoint import CheckpointError
 from adaworld_gym.models.latent_action import (LatentActionModel, compose, control_options, frames_to_float,
-                                               last_frames, preset, sliding_windows)
+                                               preset)
 from adaworld_gym.models.transformer import patchify, unpatchify
 
 
@@ -37,17 +37,6 @@ def train(model, steps, lr=2e-3, kl_warmup=100):
         out.losses["loss"].backward()
         opt.step()
     return out
-
-
-def train_windows(model, steps, lr=2e-3):
-    """Like `train`, on windows of as many frames as the model reads (the square at rest before f_t)."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for step in range(steps):
-        pairs = moving_square_pairs(16, seed=1000 + step)[0]
-        out = model(last_frames(pairs, model.window), kl_scale=min(1.0, step / 100))
-        opt.zero_grad()
-        out.losses["loss"].backward()
-        opt.step()
 
 
 def test_patchify_round_trip_and_layout():
@@ -89,7 +78,7 @@ def test_tiny_model_learns_the_action_from_frames_alone(encoder):
     out = train(model, 300)
     model.eval()
     with torch.no_grad():
-        latent = model.encode_windows(pairs)[1]
+        latent = model.encode_pairs(pairs)[1]
         mse = float(((model.decode(pairs[:, 0], latent) - frames_to_float(pairs[:, 1])) ** 2).mean())
     assert mse < 0.45 * copy_mse, (mse, copy_mse)  # ~0.31 after 300 steps; not knowing the direction: ~0.75
     # The latent carries the direction: decoding with the latent of a pair that moved the other way is worse.
@@ -147,9 +136,9 @@ def test_save_load_round_trip_and_mismatches(tmp_path, encoder, decoder, patch_e
     half = LatentActionModel.from_pretrained(tmp_path / "half")
     assert exact.metadata["games"] == ["maze"] and half.config == model.config
     with torch.no_grad():
-        reference = model.encode_windows(pairs)[1]
-        assert torch.equal(exact.encode_windows(pairs)[1], reference)
-        assert torch.allclose(half.encode_windows(pairs)[1], reference, atol=1e-2)
+        reference = model.encode_pairs(pairs)[1]
+        assert torch.equal(exact.encode_pairs(pairs)[1], reference)
+        assert torch.allclose(half.encode_pairs(pairs)[1], reference, atol=1e-2)
         assert torch.equal(exact.decode(pairs[:, 0], reference), model.decode(pairs[:, 0], reference))
     with pytest.raises(CheckpointError, match="resolution: checkpoint has 64, expected 32"):
         LatentActionModel.from_pretrained(tmp_path / "exact", resolution=32)
@@ -162,44 +151,6 @@ def test_save_load_round_trip_and_mismatches(tmp_path, encoder, decoder, patch_e
         LatentActionModel.from_pretrained(tmp_path / "half")
     with pytest.raises(CheckpointError, match="no checkpoint folder"):
         LatentActionModel.from_pretrained(tmp_path / "nowhere")
-
-
-@pytest.mark.parametrize("encoder,decoder", [("cnn", "unet"), ("transformer", "transformer")])
-def test_context_frames_reach_encoder_and_decoder_and_round_trip(tmp_path, encoder, decoder):
-    torch.manual_seed(0)
-    model = LatentActionModel(preset("tiny", encoder=encoder, decoder=decoder, context_frames=1)).eval()
-    assert model.window == 3
-    video = torch.randint(0, 256, (2, 5, 3, 64, 64), dtype=torch.uint8)
-    latents = model.encode(video)
-    assert latents.shape == (2, 4, 32)
-    with torch.no_grad():
-        # Transition 2 -> 3 is read with frame 1 as context, the first transition with frame 0 repeated.
-        assert torch.allclose(latents[:, 2], model.encode_windows(video[:, 1:4])[1], atol=1e-5)
-        assert torch.allclose(latents[:, 0], model.encode_windows(video[:, [0, 0, 1]])[1], atol=1e-5)
-        other_context = video[:, 1:4].clone()
-        other_context[:, 0] = 255 - other_context[:, 0]
-        assert not torch.allclose(model.encode_windows(other_context)[1], latents[:, 2])
-    train_windows(model.train(), 3)  # a few steps, so the decoder's zero-initialised output layer moves
-    model.eval()
-    with torch.no_grad():
-        z = model.encode_windows(video[:, 1:4])[1]
-        with_context = model.decode(video[:, 2], z, video[:, 1:2])
-        assert not torch.allclose(with_context, model.decode(video[:, 2], z, 255 - video[:, 1:2]))
-    with pytest.raises(ValueError, match="also needs the 1 frame"):
-        model.decode(video[:, 2], z)
-    with pytest.raises(ValueError, match="reads 3 frames per transition"):
-        model.encode_windows(video[:, :2])
-    model.save_pretrained(tmp_path / "ctx", dtype=None)
-    loaded = LatentActionModel.from_pretrained(tmp_path / "ctx")
-    assert loaded.config.context_frames == 1 and torch.equal(loaded.encode(video), model.encode(video))
-
-
-def test_sliding_windows_pad_the_start_with_the_first_frame():
-    video = torch.arange(4).reshape(1, 4, 1)
-    assert sliding_windows(video, 2)[0, :, :, 0].tolist() == [[0, 1], [1, 2], [2, 3]]
-    assert sliding_windows(video, 3)[0, :, :, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3]]
-    assert last_frames(video, 6)[0, :, 0].tolist() == [0, 0, 0, 1, 2, 3]
-    assert last_frames(video, 2)[0, :, 0].tolist() == [2, 3]
 
 
 def test_control_options_and_composition():
@@ -269,8 +220,8 @@ def test_evaluation_report_on_test_levels(tmp_path):
     from adaworld_gym.evaluation.lam_eval import markdown_summary, test_transitions, write_lam_report
 
     data = test_transitions(["maze"], per_game=50, seed=0)
-    assert data.windows.shape == (50, 2, 3, 64, 64) and data.levels.max() < 1000  # test levels only
-    assert not np.array_equal(data.windows[:, 0], data.windows[:, 1]) and data.actions.max() < 15
+    assert data.pairs.shape == (50, 2, 3, 64, 64) and data.levels.max() < 1000  # test levels only
+    assert not np.array_equal(data.pairs[:, 0], data.pairs[:, 1]) and data.actions.max() < 15
     assert data.visible.dtype == bool and not data.visible[~np.isin(data.actions, (1, 3, 4, 5, 7))].any()
     LatentActionModel(preset("tiny")).save_pretrained(tmp_path / "model")
     report = write_lam_report(tmp_path / "model", ["maze", "heist"], tmp_path / "eval", per_game=60, ks=(4,))
@@ -304,7 +255,7 @@ def test_vq_model_keeps_its_codes_alive_and_they_carry_the_action():
     train(model, 300, lr=5e-4)
     model.eval()
     with torch.no_grad():
-        latents = model.encode_windows(pairs)[1]
+        latents = model.encode_pairs(pairs)[1]
     codes = torch.cdist(latents, model.codebook.weight).argmin(dim=1)
     assert len(codes.unique()) >= 2, codes
     usage = code_usage(latents.numpy())  # the evaluation's collapse check sees the same codes

@@ -27,7 +27,6 @@ from adaworld_gym.adaptation.reward_model import RewardModel, f1_score, precisio
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
 from adaworld_gym.envs.procgen_games import resolve_actions
-from adaworld_gym.models.latent_action import last_frames
 from adaworld_gym.models.world_model import WorldModel, to_uint8
 
 
@@ -75,17 +74,16 @@ def load_few_shot(dataset: str | Path, game: str, num_actions: int) -> FewShotDa
                        cat(observed).bool())
 
 
-def transition_windows(data: FewShotData, index: torch.Tensor, size: int = 2) -> torch.Tensor:
-    """uint8 frames (B, size, 3, H, W) of the indexed transitions: the `size` frames ending with the next frame
-    (an episode's first frame repeated before its start)."""
-    return torch.stack([last_frames(data.frames[e][max(0, s + 2 - size):s + 2][None], size)[0]
-                        for e, s in zip(data.episode[index].tolist(), data.step[index].tolist())])
+def transition_pairs(data: FewShotData, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(previous, following) uint8 frames (B, 3, H, W) of the indexed transitions."""
+    pairs = torch.stack([data.frames[e][s:s + 2] for e, s in zip(data.episode[index].tolist(),
+                                                                   data.step[index].tolist())])
+    return pairs[:, 0], pairs[:, 1]
 
 
 def few_shot_conditions(world: WorldModel, data: FewShotData, index: torch.Tensor) -> torch.Tensor:
     """The world model's conditions (latent actions) of the indexed transitions, (B, condition_dim)."""
-    window = world.condition.window
-    return torch.cat([world.condition(transition_windows(data, chunk, window)) for chunk in index.split(256)])
+    return torch.cat([world.condition(*transition_pairs(data, chunk)) for chunk in index.split(256)])
 
 
 def limit_per_action(data: FewShotData, per_action: int) -> FewShotData:
@@ -135,7 +133,6 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
     with torch.no_grad():  # the autoencoder stays frozen: encode every frame once
         latents = [world.autoencoder.encode(f.to(device)) for f in data.frames]
         # A next-frame hint is drawn from the autoencoder's view of the last frame, as in a rollout.
-        recent = world.condition.window - 1  # frames the hint reads, ending with the transition's first
         views = [to_uint8(world.autoencoder.decode(x)) for x in latents] if world.denoiser.config.hint_resolution \
             else None
     denoiser = world.denoiser
@@ -167,7 +164,7 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
             memory[row, k - len(seen):] = seen
             targets.append(latents[e][s + 1]), lengths.append(len(seen))
             if views is not None:
-                previous.append(last_frames(views[e][max(0, s + 1 - recent):s + 1][None], recent)[0])
+                previous.append(views[e][s])
         conditions = action_map(data.actions[index].to(device))
         hint = world.condition.predict(torch.stack(previous), conditions) if previous else None
         loss = denoiser(torch.stack(targets), memory, torch.tensor(lengths, device=device), conditions, hint=hint)
@@ -209,8 +206,7 @@ def fit_reward_model(data: FewShotData, space: gym.Space, steps: int, seed: int,
     order = torch.randperm(len(data.actions), generator=torch.Generator().manual_seed(seed))
     fit_idx, pick_idx, held_idx = order.tensor_split([int(0.7 * len(order)), int(0.8 * len(order))])
     features = action_features(space, data.actions)
-    # (previous, following) frames, shared by both fits
-    fit_pairs, pick_pairs = transition_windows(data, fit_idx).unbind(1), transition_windows(data, pick_idx).unbind(1)
+    fit_pairs, pick_pairs = transition_pairs(data, fit_idx), transition_pairs(data, pick_idx)  # shared by both fits
     fitted = {}
     for delay, rewards in enumerate((data.rewards, delayed_rewards(data))):
         reward_model = RewardModel(feature_width(space)).to(device)
@@ -219,7 +215,7 @@ def fit_reward_model(data: FewShotData, space: gym.Space, steps: int, seed: int,
         fitted[delay] = (reward_model, rewards, f1_score(precision_recall(picked.reward > 0, rewards[pick_idx] > 0)))
     delay = 1 if fitted[1][2] > fitted[0][2] else 0
     reward_model, rewards, _ = fitted[delay]
-    held = reward_model.predict(*transition_windows(data, held_idx).unbind(1), features[held_idx])
+    held = reward_model.predict(*transition_pairs(data, held_idx), features[held_idx])
     return reward_model, {"reward_delay": delay,
                           "reward": precision_recall(held.reward > 0, rewards[held_idx] > 0),
                           "episode_end": precision_recall(held.terminated, data.ends[held_idx])}

@@ -85,10 +85,11 @@ def condition_ceiling(world: WorldModel, data: FewShotData, space: gym.Space, fr
     k, steps = world.memory, max(horizons)
     table = initial_action_map(world, data, space, "average", seed)
     seen = torch.nonzero(data.observed).flatten()
+    real = frames[:, k - 1:k + steps]  # each predicted transition's (previous, following) frames
     future = actions[:, k - 1:k - 1 + steps].flatten(0, 1).to(world.device)
     with torch.no_grad():
         labels = few_shot_conditions(world, data, seen)
-        true = world.label(frames[:, :k + steps])[:, k - 1:].cpu()  # those of the predicted transitions
+        true = world.condition(real[:, :-1].flatten(0, 1), real[:, 1:].flatten(0, 1)).reshape(len(frames), steps, -1)
         conditions = {"no condition": torch.zeros_like(true),
                       "one mean row": labels.mean(dim=0).expand_as(true).cpu(),
                       "averaged table": table(future).reshape(true.shape).cpu(),

@@ -31,9 +31,9 @@ MOVES_NOOP = (1, 3, 5, 7, 4)  # LEFT, DOWN, UP, RIGHT, NOOP in Procgen's 15 comb
 
 @dataclass
 class Transitions:
-    """Transitions from the real games with their true actions, levels and games."""
+    """Frame pairs from the real games with their true actions, levels and games."""
 
-    windows: np.ndarray  # (N, context + 2, 3, 64, 64) uint8: frames before f_t (context), f_t, f_t+1
+    pairs: np.ndarray  # (N, 2, 3, 64, 64) uint8
     actions: np.ndarray  # (N,) combo index 0-14
     levels: np.ndarray  # (N,)
     games: np.ndarray  # (N,) index into the game list
@@ -44,7 +44,7 @@ class Transitions:
 
     def take(self, index: np.ndarray) -> "Transitions":
         """The transitions at `index`."""
-        return Transitions(self.windows[index], self.actions[index], self.levels[index], self.games[index],
+        return Transitions(self.pairs[index], self.actions[index], self.levels[index], self.games[index],
                            self.visible[index])
 
 
@@ -63,45 +63,38 @@ def _visible_moves(batch: ProcgenBatch, actions: np.ndarray) -> np.ndarray:
     return visible
 
 
-def test_transitions(games: list[str], per_game: int, seed: int = 0, num_envs: int = 16,
-                     context: int = 0) -> Transitions:
+def test_transitions(games: list[str], per_game: int, seed: int = 0, num_envs: int = 16) -> Transitions:
     """`per_game` transitions of each game on test levels under uniform random actions (episode ends left out,
-    since Procgen never shows their next frame), each with the `context` frames before it (the episode's first
-    frame repeated where it has fewer)."""
-    windows, actions, levels, game_ids, visible = [], [], [], [], []
+    since Procgen never shows their next frame)."""
+    pairs, actions, levels, game_ids, visible = [], [], [], [], []
     for g, game in enumerate(games):
         batch = ProcgenBatch(game, num_envs, start_level=TEST_LEVELS[0], num_levels=TEST_LEVELS[1],
                              seed=seed + 101 * g)
         policy = UniformRandomPolicy(15, num_envs, seed + 101 * g)
-        history = np.repeat(batch.obs[:, None], context, axis=1)  # (envs, context, H, W, 3)
         got = 0
         while got < per_game:
             before, level = batch.obs, batch.levels()
             act = policy(before, np.zeros(num_envs, dtype=bool))
             seen = _visible_moves(batch, act)
             step = batch.step(act)
-            ended = step.terminated | step.truncated
-            keep = ~ended
+            keep = ~(step.terminated | step.truncated)
             keep[np.flatnonzero(keep)[per_game - got:]] = False
-            windows.append(np.concatenate([history[keep], before[keep, None], step.obs[keep, None]], axis=1))
-            if context:
-                history = np.concatenate([history[:, 1:], before[:, None]], axis=1)
-                history[ended] = step.obs[ended, None]
+            pairs.append(np.stack([before[keep], step.obs[keep]], axis=1))
             actions.append(act[keep])
             levels.append(level[keep])
             game_ids.append(np.full(int(keep.sum()), g))
             visible.append(seen[keep])
             got += int(keep.sum())
-    stacked = np.concatenate(windows).transpose(0, 1, 4, 2, 3)
+    stacked = np.concatenate(pairs).transpose(0, 1, 4, 2, 3)
     return Transitions(np.ascontiguousarray(stacked), np.concatenate(actions), np.concatenate(levels),
                        np.concatenate(game_ids), np.concatenate(visible))
 
 
 @torch.no_grad()
 def encode_transitions(model: LatentActionModel, data: Transitions, batch_size: int = 256) -> np.ndarray:
-    windows = torch.from_numpy(data.windows[:, -model.window:])
-    return torch.cat([model.encode_windows(chunk.to(model.device))[1].cpu()
-                      for chunk in windows.split(batch_size)]).numpy()
+    pairs = torch.from_numpy(data.pairs)
+    return torch.cat([model.encode_pairs(chunk.to(model.device))[1].cpu()
+                      for chunk in pairs.split(batch_size)]).numpy()
 
 
 def _probe_scores(x_train, y_train, x_test, y_test) -> dict[str, float]:
@@ -166,19 +159,18 @@ def controllability(model: LatentActionModel, data: Transitions, latents: np.nda
                     seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
     """Reconstruction PSNR, delta-PSNR against random latents, and delta-PSNR of k-means control options."""
     rng = np.random.default_rng(seed)
-    frames = torch.from_numpy(data.windows[:, -model.window:]).float() / 255.0
+    frames = torch.from_numpy(data.pairs).float() / 255.0
     z = torch.from_numpy(latents).float()
     shuffled = z[torch.from_numpy(rng.permutation(len(z)))]
 
     def errors_with(condition: torch.Tensor) -> torch.Tensor:
-        return torch.cat([_squared_errors(model.decode(f[:, -2].to(model.device), c.to(model.device),
-                                                       f[:, :-2].to(model.device)).cpu(), f[:, -1])
+        return torch.cat([_squared_errors(model.decode(f[:, 0].to(model.device), c.to(model.device)).cpu(), f[:, 1])
                           for f, c in zip(frames.split(batch_size), condition.split(batch_size))])
 
     inferred = _psnr(errors_with(z))
     result: dict[str, Any] = {
         "reconstruction_psnr": inferred,
-        "copy_last_frame_psnr": _psnr(_squared_errors(frames[:, -2], frames[:, -1])),
+        "copy_last_frame_psnr": _psnr(_squared_errors(frames[:, 0], frames[:, 1])),
         "delta_psnr": inferred - _psnr(errors_with(shuffled)),
         "control_options": {},
     }
@@ -222,7 +214,7 @@ def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 600
                  seed: int = 0, map_path: Path | None = None, controllability_pairs: int = 2048) -> dict[str, Any]:
     """All of the above for one model; returns a JSON-ready dict. Controllability decodes every pair once per
     latent it tries (2 + 2 per k), so it runs on a seeded random subset of `controllability_pairs` pairs."""
-    data = test_transitions(games, per_game, seed, context=model.config.context_frames)
+    data = test_transitions(games, per_game, seed)
     latents = encode_transitions(model, data)
     subset = np.sort(np.random.default_rng(seed).permutation(len(latents))[:controllability_pairs])
     report = {"settings": {"games": games, "pairs_per_game": per_game, "seed": seed, "ks": list(ks),

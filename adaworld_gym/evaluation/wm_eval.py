@@ -76,7 +76,7 @@ def imagine_future(model: WorldModel, clips: torch.Tensor, steps: int, sampler: 
     """Roll out `steps` frames from the first K frames of each clip with the conditions of its real future;
     returns (imagined, real) frames of shape (N, steps, 3, H, W)."""
     k = model.memory
-    conditions = model.label(clips[:, :k + steps])[:, k - 1:]  # earlier frames: context for the labeller
+    conditions = model.label(clips[:, k - 1:k + steps])
     imagined = _batched_rollout(model, clips[:, :k], conditions, sampler, seed, batch_size)
     return imagined, clips[:, k:k + steps]
 
@@ -109,7 +109,7 @@ def teacher_forced(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfi
     """Next frame from K real frames and the real transition's condition, at every position of every clip."""
     k = model.memory
     windows = clips.unfold(1, k + 1, 1).permute(0, 1, 5, 2, 3, 4).flatten(0, 1)  # (N * positions, K+1, ...)
-    conditions = model.label(windows)[:, k - 1:]
+    conditions = model.label(windows[:, k - 1:])
     predicted = _batched_rollout(model, windows[:, :k], conditions, sampler, seed, batch_size)[:, 0]
     return {"psnr": psnr_of_mse(float(mse(predicted, windows[:, k]).mean())),
             "ssim": float(ssim(predicted, windows[:, k]).mean()), "frames": int(windows.shape[0])}

@@ -1,10 +1,9 @@
-"""What the world model is conditioned on, read off a transition (last memory frame, next frame, and for a
-latent action model with context frames the frames before them).
+"""What the world model is conditioned on, read off a transition (last memory frame, next frame).
 
 AdaWorld conditions on the continuous latent action of the frozen latent action model. The baselines of the
 paper swap only this: discrete latent actions (the VQ variant of the same model), optical flow (OpenCV dense
-flow, no learned weights), or nothing at all (action-agnostic). Each labeller maps the uint8 frames that end with
-a transition to a (B, dim) float condition.
+flow, no learned weights), or nothing at all (action-agnostic). Each labeller maps uint8 frame pairs to a
+(B, dim) float condition.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from adaworld_gym.models.latent_action import LatentActionModel, last_frames
+from adaworld_gym.models.latent_action import LatentActionModel
 
 CONDITION_KINDS = ("latent_action", "flow", "none")
 
@@ -24,11 +23,9 @@ CONDITION_KINDS = ("latent_action", "flow", "none")
 class Condition(Protocol):
     kind: str
     dim: int
-    window: int  # frames per transition it reads: 2, or more for a latent action model with context frames
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 frames (B, n, 3, H, W), n >= 2, ending with the transition's two frames -> (B, dim) float32.
-        It reads the last `window` of them; with fewer, the first is repeated in front."""
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, 3, H, W) before and after a transition -> (B, dim) float32."""
 
     def describe(self) -> dict[str, Any]:
         """What a world model checkpoint records about its condition (and checks when loaded)."""
@@ -44,19 +41,17 @@ class LatentActionCondition:
 
     def __init__(self, model: LatentActionModel):
         self.model = model.eval().requires_grad_(False)
-        self.dim, self.window = model.config.latent_dim, model.window
+        self.dim = model.config.latent_dim
 
     @torch.no_grad()
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        windows = last_frames(frames, self.window).to(self.model.device)
-        return self.model.encode_windows(windows)[1].float()
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        pairs = torch.stack([previous, following], dim=1).to(self.model.device)
+        return self.model.encode_pairs(pairs)[1].float()
 
-    def predict(self, frames: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
-        """The latent action model's own next frame (B, 3, H, W) in [0, 1] from uint8 frames (B, n, 3, H, W)
-        ending with the current one, and latent actions: the world model's next-frame hint. Not under
-        no_grad, so an action table can learn through it."""
-        frames = last_frames(frames, self.window - 1).to(self.model.device)
-        return self.model.decode(frames[:, -1], latent, frames[:, :-1])
+    def predict(self, previous: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """The latent action model's own next frame (B, 3, H, W) in [0, 1] from uint8 frames and latent actions:
+        the world model's next-frame hint. Not under no_grad, so an action table can learn through it."""
+        return self.model.decode(previous.to(self.model.device), latent)
 
     def to(self, device: torch.device | str) -> "LatentActionCondition":
         self.model.to(device)
@@ -75,11 +70,11 @@ class FlowCondition:
 
     def __init__(self, grid: int = 8, scale: float = 0.25):
         self.grid, self.scale = grid, scale  # scale: flow in pixels is mostly within +-4; bring it near unit size
-        self.dim, self.window = 2 * grid * grid, 2
+        self.dim = 2 * grid * grid
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
         rows = []
-        for a, b in zip(frames[:, -2].cpu().numpy(), frames[:, -1].cpu().numpy()):
+        for a, b in zip(previous.cpu().numpy(), following.cpu().numpy()):
             gray = [cv2.cvtColor(np.ascontiguousarray(f.transpose(1, 2, 0)), cv2.COLOR_RGB2GRAY) for f in (a, b)]
             flow = cv2.calcOpticalFlowFarneback(gray[0], gray[1], None, 0.5, 2, 9, 3, 5, 1.1, 0)
             pooled = cv2.resize(flow, (self.grid, self.grid), interpolation=cv2.INTER_AREA)
@@ -103,10 +98,10 @@ class NoCondition:
     kind = "none"
 
     def __init__(self, dim: int = 32):
-        self.dim, self.window = dim, 2
+        self.dim = dim
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(frames.shape[0], self.dim)
+    def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(previous.shape[0], self.dim)
 
     def to(self, device: torch.device | str) -> "NoCondition":
         return self

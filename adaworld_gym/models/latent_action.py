@@ -4,8 +4,6 @@ The encoder sees frames f_t and f_t+1 (patches plus one action token per frame) 
 transformer blocks; the action token of f_t+1 becomes a 32-d Gaussian latent action (beta-VAE) or, for the
 Genie-style baseline, one of 8 VQ codes. The decoder sees only f_t's patches plus the latent action and
 predicts f_t+1, so the latent must carry what f_t cannot tell: mostly, what the agent did.
-With `context_frames` > 0 both also see the frames before f_t (not in the paper): where the agent keeps its
-momentum, f_t alone cannot tell a move from the glide of the last one, and the latent has to spend itself on that.
 That is the paper's design (the `gpu` preset). The `cpu` preset swaps in a full-resolution CNN encoder and a
 UNet decoder, which at 64x64 are the only ones here that find a ~3-pixel agent (README: Results).
 """
@@ -77,11 +75,6 @@ class LatentActionConfig:
     # UNet2DModel over f_t's pixels, the latent added to its embedding). Not in the paper; see the README.
     decoder: str = "transformer"
     unet_widths: tuple[int, ...] = (16, 32, 64)  # "unet" decoder only
-    # Frames before f_t that the encoder and the decoder also see (0: the paper's pair). Not in the paper: in
-    # heist, bigfish or starpilot the agent glides on after a move, so with f_t alone the decoder needs the
-    # latent to say how far the agent moves, velocity included; given f_t-1 it can read the velocity itself and
-    # the latent is left with the change the action made.
-    context_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.quantizer not in QUANTIZERS:
@@ -95,8 +88,6 @@ class LatentActionConfig:
         object.__setattr__(self, "unet_widths", tuple(self.unet_widths))  # JSON gives a list
         if self.change_weight < 0 or self.kl_floor < 0:
             raise ValueError(f"change_weight and kl_floor must be >= 0, got {self.change_weight}, {self.kl_floor}")
-        if self.context_frames < 0:
-            raise ValueError(f"context_frames must be >= 0, got {self.context_frames}")
         if self.resolution % self.patch_size:
             raise ValueError(f"resolution {self.resolution} is not a multiple of patch_size {self.patch_size}")
 
@@ -139,10 +130,10 @@ class LatentActionModel(nn.Module):
             # Encoder: both frames' patches plus one learnable action token per frame.
             self.encoder_patches = self._patch_embedding()
             self.difference_patches = self._patch_embedding() if c.frame_difference else None
-            self.action_tokens = nn.Parameter(torch.randn(self.window, 1, c.width) * 0.02)
+            self.action_tokens = nn.Parameter(torch.randn(2, 1, c.width) * 0.02)
             self.encoder = nn.ModuleList(SpatioTemporalBlock(c.width, c.heads) for _ in range(c.encoder_depth))
         else:
-            self.encoder = WindowConvEncoder(self.window, c.width, c.patch_size, c.frame_difference)
+            self.encoder = PairConvEncoder(c.width, c.patch_size, c.frame_difference)
         self.encoder_norm = nn.LayerNorm(c.width)
         if c.quantizer == "gaussian":
             self.to_latent = nn.Linear(c.width, 2 * c.latent_dim)
@@ -158,7 +149,7 @@ class LatentActionModel(nn.Module):
             self.register_buffer("code_usage", torch.zeros(c.num_codes))
         if c.decoder == "transformer":
             # Decoder: f_t's patches, each plus the projected latent action.
-            self.decoder_patches = nn.Linear(patch_dim * (1 + c.context_frames), c.width)
+            self.decoder_patches = nn.Linear(patch_dim, c.width)
             self.latent_proj = nn.Linear(c.latent_dim, c.width)
             self.decoder = nn.ModuleList(SpatialBlock(c.width, c.heads) for _ in range(c.decoder_depth))
             self.decoder_norm = nn.LayerNorm(c.width)
@@ -169,7 +160,7 @@ class LatentActionModel(nn.Module):
 
             depth = len(c.unet_widths)
             self.unet = UNet2DModel(
-                sample_size=c.resolution, in_channels=3 * (1 + c.context_frames), out_channels=3, block_out_channels=c.unet_widths,
+                sample_size=c.resolution, in_channels=3, out_channels=3, block_out_channels=c.unet_widths,
                 layers_per_block=1, down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
                 norm_num_groups=8, add_attention=False, class_embed_type="identity")
             # The latent action enters where a diffusion UNet's class label would: added to its (fixed) time
@@ -179,11 +170,6 @@ class LatentActionModel(nn.Module):
         nn.init.zeros_(out_layer.weight)  # start as "nothing changes": the prediction is f_t
         nn.init.zeros_(out_layer.bias)
         self.metadata: dict[str, Any] = {}  # what a loaded checkpoint says about its training
-
-    @property
-    def window(self) -> int:
-        """Frames per transition the encoder reads: the context frames, f_t and f_t+1."""
-        return self.config.context_frames + 2
 
     def _patch_embedding(self) -> nn.Module:
         c = self.config
@@ -206,20 +192,20 @@ class LatentActionModel(nn.Module):
             raise ValueError(f"expected frames of shape (..., 3, {r}, {r}) with {frames_dim + 3} dims, "
                              f"got {tuple(frames.shape)}")
 
-    def action_features(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, window, 3, H, W) in [0, 1] -> (B, width) features the latent action is read from: the action token
-        of f_t+1 (transformer encoder) or the pooled convolution features (cnn encoder)."""
+    def action_features(self, pairs: torch.Tensor) -> torch.Tensor:
+        """(B, 2, 3, H, W) in [0, 1] -> (B, width) features the latent action is read from: the action token of
+        f_t+1 (transformer encoder) or the pooled convolution features (cnn encoder)."""
         if self.config.encoder == "cnn":
-            return self.encoder_norm(self.encoder(windows))
-        tokens = self._embed(windows, self.encoder_patches) + self.positions
+            return self.encoder_norm(self.encoder(pairs))
+        tokens = self._embed(pairs, self.encoder_patches) + self.positions
         if self.difference_patches is not None:
-            motion = self._embed(windows[:, 1:] - windows[:, :-1], self.difference_patches)
-            tokens = torch.cat([tokens[:, :1], tokens[:, 1:] + motion], dim=1)
-        b, n = tokens.shape[:2]
-        x = torch.cat([self.action_tokens[None].expand(b, -1, -1, -1), tokens], dim=2)
+            motion = self._embed(pairs[:, 1] - pairs[:, 0], self.difference_patches)
+            tokens = torch.stack([tokens[:, 0], tokens[:, 1] + motion], dim=1)
+        b = tokens.shape[0]
+        x = torch.cat([self.action_tokens.expand(2, 1, -1)[None].expand(b, -1, -1, -1), tokens], dim=2)
         for block in self.encoder:
             x = block(x)
-        return self.encoder_norm(x[:, -1, 0])
+        return self.encoder_norm(x[:, 1, 0])
 
     def _quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Nearest codebook vector with a straight-through gradient; returns (latent, code vector, VQ loss)."""
@@ -247,14 +233,10 @@ class LatentActionModel(nn.Module):
             torch.distributed.broadcast(self.codebook.weight, 0)
             torch.distributed.broadcast(self.code_usage, 0)
 
-    def encode_windows(self, windows: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """Latent actions of transitions (B, window, 3, H, W) (context frames, f_t, f_t+1; a pair without
-        context): (latent used, deterministic latent, loss terms)."""
-        self._check_frames(windows, 2)
-        if windows.shape[1] != self.window:
-            raise ValueError(f"this model reads {self.window} frames per transition ({self.config.context_frames} "
-                             f"before f_t), got {windows.shape[1]}")
-        token = self.action_features(frames_to_float(windows))
+    def encode_pairs(self, pairs: torch.Tensor, sample: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Latent actions of frame pairs (B, 2, 3, H, W): (latent used, deterministic latent, loss terms)."""
+        self._check_frames(pairs, 2)
+        token = self.action_features(frames_to_float(pairs))
         if self.config.quantizer == "gaussian":
             mean, logvar = self.to_latent(token).chunk(2, dim=-1)
             logvar = logvar.clamp(-20.0, 10.0)
@@ -264,47 +246,36 @@ class LatentActionModel(nn.Module):
         latent, code, vq_loss = self._quantize(self.to_latent(token))
         return latent, code, {"vq": vq_loss}
 
-    def decode(self, frame: torch.Tensor, latent: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """Predict f_t+1 (B, 3, H, W) in [0, 1] from f_t (B, 3, H, W) and a latent action (B, latent_dim); a model
-        with context frames also needs the frames before f_t, `context` (B, context_frames, 3, H, W)."""
+    def decode(self, frame: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """Predict f_t+1 (B, 3, H, W) in [0, 1] from f_t (B, 3, H, W) and a latent action (B, latent_dim)."""
         self._check_frames(frame, 1)
         if latent.shape != (frame.shape[0], self.config.latent_dim):
             raise ValueError(f"expected latent actions of shape ({frame.shape[0]}, {self.config.latent_dim}), "
                              f"got {tuple(latent.shape)}")
         frame = frames_to_float(frame)
-        c = self.config.context_frames
-        if c:
-            if context is None or context.shape[:2] != (frame.shape[0], c):
-                raise ValueError(f"this model also needs the {c} frame(s) before f_t as context of shape "
-                                 f"({frame.shape[0]}, {c}, 3, H, W), got "
-                                 f"{None if context is None else tuple(context.shape)}")
-            inputs = torch.cat([frames_to_float(context).flatten(1, 2), frame], dim=1)
-        else:
-            inputs = frame
         # Predict the change from f_t: most pixels do not move, and this starts training from the identity.
-        return (frame + self._decode_change(inputs, latent)).clamp(0.0, 1.0)
+        return (frame + self._decode_change(frame, latent)).clamp(0.0, 1.0)
 
-    def _decode_change(self, inputs: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
-        """The change from f_t, given (B, 3 * (1 + context_frames), H, W): the context frames, then f_t."""
+    def _decode_change(self, frame: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
         if self.config.decoder == "unet":
-            timestep = torch.zeros(inputs.shape[0], device=inputs.device)
-            return self.unet(inputs * 2 - 1, timestep, class_labels=self.latent_proj(latent)).sample
+            timestep = torch.zeros(frame.shape[0], device=frame.device)
+            return self.unet(frame * 2 - 1, timestep, class_labels=self.latent_proj(latent)).sample
         p, r = self.config.patch_size, self.config.resolution
-        x = self.decoder_patches(patchify(inputs, p)) + self.positions + self.latent_proj(latent)[:, None]
+        x = self.decoder_patches(patchify(frame, p)) + self.positions + self.latent_proj(latent)[:, None]
         for block in self.decoder:
             x = block(x)
         return unpatchify(self.to_pixels(self.decoder_norm(x)), p, r, r)
 
-    def forward(self, windows: torch.Tensor, kl_scale: float = 1.0) -> LatentActionOutput:
-        """Training pass on (B, window, 3, H, W) transitions: sampled latent, prediction of f_t+1 and the loss
-        terms. `kl_scale` multiplies beta (a warm-up from 0 keeps the latent from collapsing before it is useful)."""
-        latent, mean, terms = self.encode_windows(windows, sample=self.training)
-        windows = frames_to_float(windows)
-        prediction = self.decode(windows[:, -2], latent, windows[:, :-2])
-        error = (prediction - windows[:, -1]).pow(2)
+    def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0) -> LatentActionOutput:
+        """Training pass on (B, 2, 3, H, W) pairs: sampled latent, prediction of f_t+1 and the loss terms.
+        `kl_scale` multiplies beta (a warm-up from 0 keeps the latent from collapsing before it is useful)."""
+        latent, mean, terms = self.encode_pairs(pairs, sample=self.training)
+        pairs = frames_to_float(pairs)
+        prediction = self.decode(pairs[:, 0], latent)
+        error = (prediction - pairs[:, 1]).pow(2)
         mse = error.mean()
         c = self.config.change_weight
-        reconstruction = (error * change_weights(windows[:, -2], windows[:, -1], c)).mean() if c else mse
+        reconstruction = (error * change_weights(pairs[:, 0], pairs[:, 1], c)).mean() if c else mse
         if self.config.quantizer == "gaussian":
             loss = reconstruction + kl_scale * self.config.beta * terms.pop("kl_penalised")
         else:
@@ -316,8 +287,8 @@ class LatentActionModel(nn.Module):
         """Latent actions of videos: (B, T, 3, H, W) frames -> (B, T-1, latent_dim), deterministic."""
         self._check_frames(frames, 2)
         b, t = frames.shape[:2]
-        windows = sliding_windows(frames, self.window).flatten(0, 1)
-        means = [self.encode_windows(chunk.to(self.device))[1] for chunk in windows.split(batch_size)]
+        pairs = torch.stack([frames[:, :-1], frames[:, 1:]], dim=2).flatten(0, 1)
+        means = [self.encode_pairs(chunk.to(self.device))[1] for chunk in pairs.split(batch_size)]
         return torch.cat(means).reshape(b, t - 1, -1)
 
     @property
@@ -345,36 +316,15 @@ class LatentActionModel(nn.Module):
         return model.to(device).eval()
 
 
-def last_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, T, ...) -> (B, size, ...): the last `size` frames; a video with fewer has its first frame repeated in
-    front (no earlier frames: as if nothing had moved before)."""
-    missing = size - frames.shape[1]
-    if missing > 0:
-        frames = torch.cat([frames[:, :1].expand(-1, missing, *frames.shape[2:]), frames], dim=1)
-    return frames[:, frames.shape[1] - size:]
+class PairConvEncoder(nn.Module):
+    """The "cnn" encoder: f_t, f_t+1 (and f_t+1 - f_t) as channels of one image, a 3x3 convolution at full
+    resolution, stride-2 ones down to 1/`downsample` of it, then the maximum and the mean over positions.
+    The maximum lets a small moving sprite anywhere in the frame decide the latent action."""
 
-
-def sliding_windows(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, T, ...) video -> (B, T-1, size, ...): for each transition t -> t+1 the `size` frames ending at t+1
-    (see `last_frames` for the first ones)."""
-    if frames.shape[1] < 2:
-        raise ValueError(f"a video needs at least 2 frames, got {frames.shape[1]}")
-    padded = last_frames(frames, frames.shape[1] + size - 2)
-    steps = frames.shape[1] - 1
-    return torch.stack([padded[:, i:i + steps] for i in range(size)], dim=2)
-
-
-class WindowConvEncoder(nn.Module):
-    """The "cnn" encoder: the window's frames (f_t, f_t+1, and any context before them) and the differences of
-    consecutive ones as channels of one image, a 3x3 convolution at full resolution, stride-2 ones down to
-    1/`downsample` of it, then the maximum and the mean over positions. The maximum lets a small moving sprite
-    anywhere in the frame decide the latent action."""
-
-    def __init__(self, window: int, width: int, downsample: int, frame_difference: bool):
+    def __init__(self, width: int, downsample: int, frame_difference: bool):
         super().__init__()
         halvings = int(math.log2(downsample))
-        inputs = 3 * (2 * window - 1 if frame_difference else window)
-        channels = [inputs] + [min(width, 32 * 2**i) for i in range(halvings)] + [width]
+        channels = [9 if frame_difference else 6] + [min(width, 32 * 2**i) for i in range(halvings)] + [width]
         layers: list[nn.Module] = []
         for i, (cin, cout) in enumerate(zip(channels, channels[1:])):
             layers += [nn.Conv2d(cin, cout, 3, stride=1 if i == 0 else 2, padding=1), nn.GELU()]
@@ -382,10 +332,9 @@ class WindowConvEncoder(nn.Module):
         self.frame_difference = frame_difference
         self.pool = nn.Linear(2 * width, width)
 
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, window, 3, H, W) in [0, 1] -> (B, width)."""
-        inputs = [windows.flatten(1, 2)] + ([(windows[:, 1:] - windows[:, :-1]).flatten(1, 2)]
-                                            if self.frame_difference else [])
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        """(B, 2, 3, H, W) in [0, 1] -> (B, width)."""
+        inputs = [pairs[:, 0], pairs[:, 1]] + ([pairs[:, 1] - pairs[:, 0]] if self.frame_difference else [])
         features = self.convs(torch.cat(inputs, dim=1))
         return self.pool(torch.cat([features.amax(dim=(2, 3)), features.mean(dim=(2, 3))], dim=1))
 

@@ -19,7 +19,7 @@ from adaworld_gym.models.conditions import Condition, LatentActionCondition, mak
 from adaworld_gym.models.diffusion.denoiser import Denoiser, DenoiserConfig
 from adaworld_gym.models.diffusion.sampler import DiffusionSampler, SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
-from adaworld_gym.models.latent_action import LatentActionModel, last_frames, sliding_windows
+from adaworld_gym.models.latent_action import LatentActionModel
 
 CHECKPOINT_KIND = "world-model"
 AUTOENCODER_DIR = "autoencoder"
@@ -29,29 +29,22 @@ LATENT_ACTION_DIR = "latent_action_model"
 @dataclass
 class RolloutState:
     """What the model remembers: the last K latents (oldest first), how many of them are real frames, and the
-    last frames in pixels (what the next-frame hint starts from: one, or more for a latent action model that
-    reads context frames)."""
+    last frame in pixels (what the next-frame hint starts from)."""
 
     memory: torch.Tensor  # (B, K, C, h, w)
     lengths: torch.Tensor  # (B,) int64, 1..K
-    frames: torch.Tensor  # (B, R, 3, H, W) uint8, oldest first
-
-    @property
-    def frame(self) -> torch.Tensor:
-        """The last frame (B, 3, H, W) uint8."""
-        return self.frames[:, -1]
+    frame: torch.Tensor  # (B, 3, H, W) uint8
 
     def push(self, latent: torch.Tensor, frame: torch.Tensor) -> "RolloutState":
         memory = torch.cat([self.memory[:, 1:], latent[:, None]], dim=1)
-        frames = torch.cat([self.frames[:, 1:], frame[:, None]], dim=1)
-        return RolloutState(memory, (self.lengths + 1).clamp(max=self.memory.shape[1]), frames)
+        return RolloutState(memory, (self.lengths + 1).clamp(max=self.memory.shape[1]), frame)
 
     def select(self, index: torch.Tensor) -> "RolloutState":
-        return RolloutState(self.memory[index], self.lengths[index], self.frames[index])
+        return RolloutState(self.memory[index], self.lengths[index], self.frame[index])
 
     def replace(self, index: torch.Tensor, fresh: "RolloutState") -> None:
         """Overwrite the rollouts at `index` with `fresh` ones, in place (an environment's autoreset)."""
-        self.memory[index], self.lengths[index], self.frames[index] = fresh.memory, fresh.lengths, fresh.frames
+        self.memory[index], self.lengths[index], self.frame[index] = fresh.memory, fresh.lengths, fresh.frame
 
 
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
@@ -101,7 +94,7 @@ class WorldModel(nn.Module):
         """Conditions of a video's transitions: (B, T, 3, H, W) uint8 -> (B, T-1, condition_dim)."""
         self._check_frames(frames)
         b, t = frames.shape[:2]
-        out = self.condition(sliding_windows(frames, self.condition.window).flatten(0, 1))
+        out = self.condition(frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1))
         return out.to(self.device).reshape(b, t - 1, -1)
 
     @torch.no_grad()
@@ -113,15 +106,14 @@ class WorldModel(nn.Module):
         latents = self.autoencoder.encode(context)
         memory = latents.new_zeros((b, self.memory, *latents.shape[2:]))
         memory[:, self.memory - t:] = latents
-        recent = last_frames(context, self.condition.window - 1)  # what a next-frame hint reads
-        return RolloutState(memory, torch.full((b,), t, dtype=torch.long, device=self.device), recent)
+        return RolloutState(memory, torch.full((b,), t, dtype=torch.long, device=self.device), context[:, -1])
 
     @torch.no_grad()
     def step(self, state: RolloutState, condition: torch.Tensor, sampler: DiffusionSampler,
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, RolloutState]:
         """One frame for every rollout in the batch: (B, 3, H, W) uint8 and the state after it."""
         condition = condition.to(self.device).float()
-        hint = self.condition.predict(state.frames, condition) if self.denoiser.config.hint_resolution else None
+        hint = self.condition.predict(state.frame, condition) if self.denoiser.config.hint_resolution else None
         latent = sampler.sample(state.memory, state.lengths, condition, generator, hint)
         frame = to_uint8(self.autoencoder.decode(latent))
         return frame, state.push(latent, frame)

@@ -1,6 +1,6 @@
 """Train the latent action autoencoder on action-free frame pairs (`adaworld train-lam`).
 
-Action labels never reach the model: only `batch["frames"]` is used (clips as long as the model's window).
+Action labels never reach the model: only `batch["frames"]` is used.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ class LamTrainConfig(TrainerConfig):
     patch_embedding: str | None = None
     encoder: str | None = None
     kl_floor: float | None = None
-    context_frames: int | None = None
 
 
 def kl_scale(step: int, config: LamTrainConfig) -> float:
@@ -60,22 +59,21 @@ class LamTask:
 
     def losses(self, model, batch, step):
         scale = kl_scale(step, self.config)
-        output = model(batch["frames"][:, -model.window:], kl_scale=scale)
+        output = model(batch["frames"][:, :2], kl_scale=scale)
         return {**output.losses, "kl_scale": torch.tensor(scale)}, output
 
     def diagnostics(self, model, batch, output) -> dict[str, float]:
         # How much worse the prediction gets with another pair's latent: controllability while training.
-        frames = frames_to_float(batch["frames"])
+        frames = frames_to_float(batch["frames"][:, :2])
         mse = float(output.losses["mse"])
-        wrong = model.decode(frames[:, -2], output.latent.roll(1, dims=0), frames[:, -model.window:-2])
-        wrong = float((wrong - frames[:, -1]).pow(2).mean())
+        wrong = float((model.decode(frames[:, 0], output.latent.roll(1, dims=0)) - frames[:, 1]).pow(2).mean())
         return {"psnr": -10 * math.log10(max(mse, 1e-10)),
                 "delta_psnr": 10 * math.log10(max(wrong, 1e-10) / max(mse, 1e-10))}
 
     def images(self, model, batch, output) -> dict[str, torch.Tensor]:
-        frames = frames_to_float(batch["frames"])
-        diff = (output.prediction - frames[:, -1]).abs() * 4
-        return {"pairs/f_t,f_t+1,prediction,4x|error|": image_grid([frames[:, -2], frames[:, -1], output.prediction,
+        frames = frames_to_float(batch["frames"][:, :2])
+        diff = (output.prediction - frames[:, 1]).abs() * 4
+        return {"pairs/f_t,f_t+1,prediction,4x|error|": image_grid([frames[:, 0], frames[:, 1], output.prediction,
                                                                       diff])}
 
     def export(self, model, folder: Path, metadata: dict[str, Any]) -> None:
@@ -86,11 +84,9 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
     model_config = preset(config.preset, beta=config.beta, quantizer=config.quantizer,
                           change_weight=config.change_weight, decoder=config.decoder,
-                          patch_embedding=config.patch_embedding, encoder=config.encoder, kl_floor=config.kl_floor,
-                          context_frames=config.context_frames)
+                          patch_embedding=config.patch_embedding, encoder=config.encoder, kl_floor=config.kl_floor)
     # A resumed run streams new levels, not the same ones again.
-    window = model_config.context_frames + 2
-    loader_at = lambda step: clip_loader(window, config.batch_size, config.games, config.datasets, config.num_workers,
+    loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step, config.policy)
     return train(LamTask(config), LatentActionModel(model_config), loader_at, config,
                  config_record(config, model=model_config), progress)

@@ -55,10 +55,10 @@ class WmTask:
         k = self.memory
         with torch.no_grad():
             latents = self.autoencoder.to(frames.device).encode(frames)
-            condition = self.condition.to(frames.device)(frames[:, :k + 1]).to(frames.device)
+            condition = self.condition.to(frames.device)(frames[:, k - 1], frames[:, k]).to(frames.device)
             hint = None
-            if model.config.hint_resolution:  # drawn, as in a rollout, from the autoencoder's view of the frames
-                seen = to_uint8(self.autoencoder.decode(latents[:, max(0, k + 1 - self.condition.window):k]))
+            if model.config.hint_resolution:  # drawn, as in a rollout, from the autoencoder's view of the frame
+                seen = to_uint8(self.autoencoder.decode(latents[:, k - 1]))
                 hint = self.condition.predict(seen, condition)
             weights = None
             if self.change_weight:
