@@ -255,6 +255,8 @@ def eval_wm_command(
         denoising_steps: int = typer.Option(3, min=1),
         guidance_scale: float = typer.Option(1.0, min=0.0, help="Classifier-free guidance scale (1: none)."),
         memory_noise: float = typer.Option(0.0, min=0.0, help="Noise level added to the memory when sampling."),
+        baseline: Optional[str] = typer.Option(None, help="NAME of one of the models: report every other "
+                                               "model's margins over it, with standard errors."),
         seed: int = typer.Option(0)) -> None:
     """Evaluate world models on test levels: teacher-forced and open-loop PSNR/SSIM, transfer, long horizon."""
     from adaworld_gym.evaluation.wm_eval import markdown_summary, write_wm_report
@@ -269,7 +271,7 @@ def eval_wm_command(
     report = write_wm_report(folders, out, _parse_games(games), clips_per_game=clips_per_game,
                              transfer_per_game=transfer_per_game, long_steps=long_steps,
                              sampler=SamplerConfig(num_steps=denoising_steps, guidance_scale=guidance_scale,
-                                                  memory_noise=memory_noise), seed=seed)
+                                                  memory_noise=memory_noise), seed=seed, baseline=baseline)
     typer.echo(markdown_summary(report))
 
 

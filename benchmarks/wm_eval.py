@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--guidance-scale", type=float, default=1.0, help="classifier-free guidance (1: none)")
     parser.add_argument("--memory-noise", type=float, default=0.0,
                         help="noise level added to the memory at every sampling step (the model is told it)")
+    parser.add_argument("--baseline", default=None,
+                        help="NAME of one of the models: every other model's margins over it, with standard errors")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--judge-cache", type=Path, default=None,
                         help="folder to keep the transfer judges in and reuse them from (same settings only)")
@@ -43,7 +45,7 @@ def main() -> None:
     report = write_wm_report({k: Path(v) for k, v in folders.items()}, args.out, games,
                              clips_per_game=args.clips_per_game, transfer_per_game=args.transfer_per_game,
                              long_steps=args.long_steps, sampler=sampler, seed=args.seed,
-                             judge_cache=args.judge_cache)
+                             judge_cache=args.judge_cache, baseline=args.baseline)
     print(markdown_summary(report))
 
 

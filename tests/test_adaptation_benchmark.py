@@ -12,7 +12,7 @@ import torch
 
 from adaworld_gym.adaptation.adapt import limit_per_action, load_few_shot
 from adaworld_gym.data import CollectConfig, collect
-from adaworld_gym.evaluation.adaptation_eval import bootstrap_margin_se
+from adaworld_gym.evaluation.metrics import bootstrap_margin_se
 from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
@@ -95,3 +95,15 @@ def test_action_table_ceiling_scores_each_condition(tmp_path):
     # The conditions reach the denoiser: the real transitions' latents give other frames than zeros.
     assert psnr["true latent actions"] != psnr["no condition"]
     assert "| ninja | adaworld | averaged table |" in (tmp_path / "out" / "action_table_ceiling.md").read_text()
+
+
+def test_paired_mean_margin_weighs_groups_equally_and_pairs_the_cases():
+    from adaworld_gym.evaluation.metrics import paired_mean_margin
+
+    lead = [[1.0, 0.0, 1.0, 1.0], [0.5, 0.5]]
+    other = [[0.0, 0.0, 1.0, 0.0], [0.5, 0.0]]
+    result = paired_mean_margin(lead, other)
+    assert result["margin"] == pytest.approx((0.5 + 0.25) / 2)
+    # Differences (1, 0, 0, 1) and (0, 0.5): per-group variance / n, summed, over 2 groups squared.
+    assert result["se"] ** 2 == pytest.approx((1 / 3 / 4 + 0.125 / 2) / 4)
+    assert paired_mean_margin([[0.3, 0.7]], [[0.2, 0.6]])["se"] == pytest.approx(0.0)  # a constant lead

@@ -233,7 +233,7 @@ def test_evaluation_and_transfer(tmp_path):
     report = evaluate_world_models(models, ["maze"], clips_per_game=1, transfer_per_game=8, long_per_game=1,
                                    long_steps=8, transfer_games=("maze",), long_games=("maze",), judge_steps=5,
                                    judge_transitions=200, horizons=(1, 2), judge_cache=tmp_path / "judges",
-                                   progress=False)
+                                   baseline="none", progress=False)
     # The judge was kept; the same settings load it (same weights, same accuracy) instead of training again.
     from adaworld_gym.evaluation.inverse_dynamics import train_inverse_dynamics
     (kept,) = (tmp_path / "judges").glob("judge-maze-n200-k5-*")
@@ -249,6 +249,16 @@ def test_evaluation_and_transfer(tmp_path):
         assert 0 <= result["control"]["mean"]["true"] <= 1
     assert set(report["transfer_reference"]["maze"]["autoencoded_target"]) == {"flow", "none"}
     assert "transfer (judge)" in markdown_summary(report) and "control" in markdown_summary(report)
+    # Margins over the baseline: the PSNR difference, and the transfer difference from the per-case scores.
+    margin, flow, none = report["margins"]["flow"], report["models"]["flow"], report["models"]["none"]
+    assert set(report["margins"]) == {"flow"} and "Margins over none" in markdown_summary(report)
+    assert margin["open_loop_psnr"]["2"]["dB"] == pytest.approx(flow["open_loop"]["psnr"]["2"] -
+                                                                 none["open_loop"]["psnr"]["2"])
+    assert margin["open_loop_psnr"]["2"]["se"] >= 0
+    assert margin["transfer"]["margin"] == pytest.approx(flow["transfer"]["maze"] - none["transfer"]["maze"])
+    assert len(flow["transfer_per_case"]["maze"]) == report["transfer_reference"]["maze"]["cases"]
+    with pytest.raises(ValueError, match="baseline 'agnostic' is not one of the models"):
+        evaluate_world_models(models, ["maze"], baseline="agnostic")
 
     target = load_target("maze:3", 64)
     assert target.shape == (64, 64, 3)

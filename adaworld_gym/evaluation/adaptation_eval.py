@@ -22,7 +22,7 @@ from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import (FewShotData, few_shot_conditions, finetune, initial_action_map,
                                           limit_per_action, load_few_shot)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
-from adaworld_gym.evaluation.metrics import psnr_of_mse
+from adaworld_gym.evaluation.metrics import bootstrap_margin_se
 from adaworld_gym.evaluation.wm_eval import horizon_scores, test_clips
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
@@ -249,15 +249,6 @@ def plot_curves(report: dict[str, Any], path: Path, horizon: str = "10") -> Path
         ax.set(title=f"{game}: open-loop PSNR at {horizon} steps", xlabel="fine-tuning steps", ylabel="dB")
         ax.legend(fontsize=7)
     return save_figure(fig, path)
-
-
-def bootstrap_margin_se(lead_mse: list[float], other_mse: list[float], resamples: int = 2000,
-                        seed: int = 0) -> float:
-    """Standard error of PSNR(mean lead error) - PSNR(mean other error) over the same clips, by resampling the
-    clips (paired: both methods were scored on the same ones)."""
-    lead, other = np.asarray(lead_mse), np.asarray(other_mse)
-    picks = np.random.default_rng(seed).integers(0, len(lead), (resamples, len(lead)))
-    return float(np.std(psnr_of_mse(lead[picks].mean(axis=1)) - psnr_of_mse(other[picks].mean(axis=1))))
 
 
 def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizon: str = "10") -> dict[str, Any]:

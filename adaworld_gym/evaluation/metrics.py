@@ -43,3 +43,20 @@ def colour_histogram(frames: torch.Tensor, bins: int = 16) -> torch.Tensor:
     channels = frames.transpose(0, -3).reshape(3, -1).long() * bins // 256
     counts = torch.stack([torch.bincount(c, minlength=bins) for c in channels]).float()
     return (counts / counts.sum(dim=1, keepdim=True)).flatten()
+
+
+def bootstrap_margin_se(lead_mse: list[float], other_mse: list[float], resamples: int = 2000,
+                        seed: int = 0) -> float:
+    """Standard error of PSNR(mean lead error) - PSNR(mean other error) over the same clips, by resampling the
+    clips (paired: both methods were scored on the same ones)."""
+    lead, other = np.asarray(lead_mse), np.asarray(other_mse)
+    picks = np.random.default_rng(seed).integers(0, len(lead), (resamples, len(lead)))
+    return float(np.std(psnr_of_mse(lead[picks].mean(axis=1)) - psnr_of_mse(other[picks].mean(axis=1))))
+
+
+def paired_mean_margin(lead: list[list[float]], other: list[list[float]]) -> dict[str, float]:
+    """Margin of the mean of per-group means (each group, e.g. a game, weighs the same) between two methods
+    scored on the same cases, and its standard error from the paired per-case differences."""
+    diffs = [np.asarray(a, dtype=float) - np.asarray(b, dtype=float) for a, b in zip(lead, other)]
+    variance = sum(d.var(ddof=1) / len(d) for d in diffs) / len(diffs) ** 2
+    return {"margin": float(np.mean([d.mean() for d in diffs])), "se": float(np.sqrt(variance))}

@@ -27,7 +27,8 @@ from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import TEST_LEVELS, episode_timeout
 from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inverse_dynamics
-from adaworld_gym.evaluation.metrics import colour_histogram, mse, psnr_of_mse, ssim
+from adaworld_gym.evaluation.metrics import (bootstrap_margin_se, colour_histogram, mse, paired_mean_margin,
+                                             psnr_of_mse, ssim)
 from adaworld_gym.io import save_figure, write_json
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel, to_uint8
@@ -97,13 +98,6 @@ def horizon_scores(imagined: torch.Tensor, real: torch.Tensor, horizons: tuple[i
     return scores
 
 
-def open_loop(model: WorldModel, clips: torch.Tensor, horizons: tuple[int, ...], sampler: SamplerConfig,
-              seed: int = 0, batch_size: int = 64) -> dict[str, Any]:
-    """Open-loop PSNR/SSIM at the given horizons (see `imagine_future`)."""
-    imagined, real = imagine_future(model, clips, max(horizons), sampler, seed, batch_size)
-    return {**horizon_scores(imagined, real, horizons), "imagined": imagined}
-
-
 def teacher_forced(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
                    batch_size: int = 64) -> dict[str, float]:
     """Next frame from K real frames and the real transition's condition, at every position of every clip."""
@@ -145,15 +139,16 @@ def transfer_cases(game: str, count: int, length: int = 8, seed: int = 0) -> Tra
     return TransferCases(to_t(source), to_t(target), torch.from_numpy(moves[keep]))
 
 
-def move_accuracy(judge: InverseDynamics, frames: torch.Tensor, moves: torch.Tensor) -> float:
-    """Share of the transitions of (N, L+1, ...) frames the judge reads as the clip's move."""
+def move_accuracy(judge: InverseDynamics, frames: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
+    """Per clip (N,), the share of the transitions of (N, L+1, ...) frames the judge reads as the clip's move."""
     n, steps = frames.shape[0], frames.shape[1] - 1
     predicted = judge.predict(frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1)).reshape(n, steps)
-    return float((predicted == moves[:, None]).float().mean())
+    return (predicted == moves[:, None]).float().mean(dim=1)
 
 
 def transfer(model: WorldModel, cases: TransferCases, judge: InverseDynamics, sampler: SamplerConfig,
-             seed: int = 0) -> float:
+             seed: int = 0) -> torch.Tensor:
+    """Per case (N,): the judge's accuracy on the target level's imagined replay of the source's conditions."""
     imagined = model.rollout(cases.target[:, :1], model.label(cases.source), sampler, seed=seed)
     return move_accuracy(judge, torch.cat([cases.target[:, :1], imagined], dim=1), cases.moves)
 
@@ -220,8 +215,12 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                           sampler: SamplerConfig | None = None, seed: int = 0,
                           transfer_games: tuple[str, ...] = TRANSFER_GAMES, long_games: tuple[str, ...] = LONG_GAMES,
                           judge_steps: int = 3000, judge_transitions: int = 20000, horizons: tuple[int, ...] = HORIZONS,
-                          judge_cache: Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """All measurements for every model on the same test data; returns a JSON-ready report."""
+                          judge_cache: Path | None = None, baseline: str | None = None,
+                          progress: bool = True) -> dict[str, Any]:
+    """All measurements for every model on the same test data; returns a JSON-ready report. With `baseline`
+    (one of the models' names), also every other model's margins over it, with standard errors."""
+    if baseline is not None and baseline not in models:
+        raise ValueError(f"baseline {baseline!r} is not one of the models {sorted(models)}")
     sampler = sampler or SamplerConfig()
     say = print if progress else (lambda *a: None)
     memory = {m.memory for m in models.values()}
@@ -236,7 +235,8 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
         judges[game], idm_accuracy, cases[game] = transfer_setup(game, g, transfer_per_game, seed,
                                                                  judge_transitions, judge_steps, judge_cache)
         reference[game] = {"judge_accuracy_train_levels": idm_accuracy,
-                           "real_target": move_accuracy(judges[game], cases[game].target, cases[game].moves),
+                           "real_target": float(move_accuracy(judges[game], cases[game].target,
+                                                              cases[game].moves).mean()),
                            "cases": int(len(cases[game].moves)), "autoencoded_target": {}}
         say(f"transfer judge {game}: {reference[game]}")
     report: dict[str, Any] = {"settings": {"games": games, "clips_per_game": clips_per_game, "horizons": horizons,
@@ -247,16 +247,19 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                                            "memory": k, "levels": "test (0-999)", "policy": "held-random"},
                               "transfer_reference": reference, "models": {}}
     for name, model in models.items():
-        rollout = open_loop(model, clips, horizons, sampler, seed)
-        rollout.pop("imagined")
-        result = {"open_loop": rollout, "teacher_forced": teacher_forced(model, clips[:, :k + 8], sampler, seed),
-                  "transfer": {game: transfer(model, cases[game], judges[game], sampler, seed)
-                               for game in transfer_games}}
+        imagined, real = imagine_future(model, clips, max(horizons), sampler, seed)
+        per_case = {game: transfer(model, cases[game], judges[game], sampler, seed).tolist()
+                    for game in transfer_games}
+        result = {"open_loop": horizon_scores(imagined, real, horizons, per_clip=True),
+                  "teacher_forced": teacher_forced(model, clips[:, :k + 8], sampler, seed),
+                  "transfer": {game: float(np.mean(scores)) for game, scores in per_case.items()},
+                  "transfer_per_case": per_case}
         result["transfer"]["mean"] = float(np.mean([result["transfer"][g] for g in transfer_games]))
         result["control"] = {}
         for game in transfer_games:
             autoencoded = reconstruct(model, cases[game].target)
-            reference[game]["autoencoded_target"][name] = move_accuracy(judges[game], autoencoded, cases[game].moves)
+            reference[game]["autoencoded_target"][name] = float(move_accuracy(judges[game], autoencoded,
+                                                                              cases[game].moves).mean())
             result["control"][game] = control(model, cases[game], judges[game], sampler, autoencoded, seed)
         result["control"]["mean"] = {k: float(np.mean([result["control"][g][k] for g in transfer_games]))
                                      for k in ("true", "shuffled")}
@@ -266,7 +269,23 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
         result["trained_steps"] = model.metadata.get("trained_steps")
         report["models"][name] = result
         say(f"{name}: {markdown_row(name, result, horizons)}")
+    if baseline is not None:
+        report["settings"]["baseline"] = baseline
+        report["margins"] = {name: margins_over(report["models"][name], report["models"][baseline], transfer_games)
+                             for name in models if name != baseline}
     return report
+
+
+def margins_over(result: dict[str, Any], baseline: dict[str, Any], transfer_games: tuple[str, ...]) -> dict[str, Any]:
+    """Open-loop PSNR margins at each horizon (bootstrap standard error over the clips) and the transfer margin
+    (standard error from the paired per-case differences, games weighted equally) of one model over another
+    scored on the same clips and cases."""
+    lead, other = result["open_loop"], baseline["open_loop"]
+    return {"open_loop_psnr": {h: {"dB": lead["psnr"][h] - other["psnr"][h],
+                                   "se": bootstrap_margin_se(lead["mse_per_clip"][h], other["mse_per_clip"][h])}
+                               for h in lead["psnr"]},
+            "transfer": paired_mean_margin([result["transfer_per_case"][g] for g in transfer_games],
+                                           [baseline["transfer_per_case"][g] for g in transfer_games])}
 
 
 def markdown_row(name: str, result: dict[str, Any], horizons: tuple[int, ...] = HORIZONS) -> str:
@@ -301,6 +320,16 @@ def markdown_summary(report: dict[str, Any]) -> str:
             f"{reference[g]['autoencoded_target'][name]:.1%}" for g in games) + " |")
         lines.append(f"| {name}: control, true / shuffled | " + " | ".join(
             f"{r['control'][g]['true']:.0%} / {r['control'][g]['shuffled']:.0%}" for g in games) + " |")
+    if "margins" in report:
+        lines += ["", f"Margins over {report['settings']['baseline']} (± standard error; open-loop: bootstrap over "
+                  "the clips, transfer: paired over the cases):", "",
+                  "| model | " + " | ".join(f"open-loop {h} (dB)" for h in horizons) + " | transfer (points) |",
+                  "|---|" + "---|" * (len(horizons) + 1)]
+        for name, m in report["margins"].items():
+            cells = [f"{m['open_loop_psnr'][str(h)]['dB']:+.2f} ± {m['open_loop_psnr'][str(h)]['se']:.2f}"
+                     for h in horizons]
+            cells.append(f"{100 * m['transfer']['margin']:+.1f} ± {100 * m['transfer']['se']:.1f}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
