@@ -195,7 +195,7 @@ def eval_lam_command(
         model: Path = typer.Option(..., help="Exported latent action model folder (e.g. runs/lam-cpu/model)."),
         out: Path = typer.Option(Path("results/lam_eval"), help="Folder for lam_eval.json/.md and lam_map.png."),
         games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
-        pairs_per_game: int = typer.Option(600, min=20, help="Test-level transitions per game."),
+        pairs_per_game: int = typer.Option(2400, min=20, help="Test-level transitions per game."),
         seed: int = typer.Option(0)) -> None:
     """Evaluate latent actions on test levels: probes, cross-game transfer, delta-PSNR, a t-SNE map."""
     from adaworld_gym.evaluation.lam_eval import markdown_summary, write_lam_report

@@ -210,7 +210,7 @@ def latent_map(latents: np.ndarray, data: Transitions, games: list[str], path: P
     return save_figure(fig, path)
 
 
-def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 600, ks: tuple[int, ...] = (4, 8, 12),
+def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 2400, ks: tuple[int, ...] = (4, 8, 12),
                  seed: int = 0, map_path: Path | None = None, controllability_pairs: int = 2048) -> dict[str, Any]:
     """All of the above for one model; returns a JSON-ready dict. Controllability decodes every pair once per
     latent it tries (2 + 2 per k), so it runs on a seeded random subset of `controllability_pairs` pairs."""
@@ -240,12 +240,12 @@ def code_usage(latents: np.ndarray) -> dict[str, Any]:
 def markdown_summary(report: dict[str, Any]) -> str:
     """Per-game table of probe/k-NN accuracies plus the headline numbers."""
     info, ctrl = report["action_information"], report["controllability"]
-    lines = ["| game | probe moves+noop | k-NN moves+noop | moves visible | probe visible moves | probe all 15 | "
-             "k-NN all 15 |", "|---|---|---|---|---|---|---|"]
+    lines = ["| game | probe moves+noop | k-NN moves+noop | moves visible | probe visible moves (test moves) | "
+             "probe all 15 | k-NN all 15 |", "|---|---|---|---|---|---|---|"]
     for game, s in info["per_game"].items():
         lines.append(f"| {game} | {s['moves_noop']['probe']:.1%} | {s['moves_noop']['knn']:.1%} | "
-                     f"{s['visible_fraction']:.0%} | {s['moves_noop_visible']['probe']:.1%} | "
-                     f"{s['all15']['probe']:.1%} | {s['all15']['knn']:.1%} |")
+                     f"{s['visible_fraction']:.0%} | {s['moves_noop_visible']['probe']:.1%} "
+                     f"({s['moves_noop_visible']['n_test']}) | {s['all15']['probe']:.1%} | {s['all15']['knn']:.1%} |")
     mean = lambda key, sub: np.nanmean([s[key][sub] for s in info["per_game"].values()])
     visible = np.nanmean([s["visible_fraction"] for s in info["per_game"].values()])
     lines.append(f"| **mean** | {mean('moves_noop', 'probe'):.1%} | {mean('moves_noop', 'knn'):.1%} | {visible:.0%} | "
@@ -270,7 +270,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_lam_report(model_dir: Path, games: list[str], out: Path, per_game: int = 600,
+def write_lam_report(model_dir: Path, games: list[str], out: Path, per_game: int = 2400,
                      ks: tuple[int, ...] = (4, 8, 12), seed: int = 0, controllability_pairs: int = 2048
                      ) -> dict[str, Any]:
     """Evaluate an exported model and write `lam_eval.json`, `lam_eval.md` and `lam_map.png` into `out`."""
