@@ -7,7 +7,8 @@
 # On any machine with the project installed: `OUT=out bash tools/gpu_pretrain.sh`. Environment knobs: TA / TB (minutes
 # of phases A / B), R (run folder), PHASE_A=0 (skip phase A: phase B then uses the shipped latent action model and
 # autoencoder, and $LAMVQ, default $R/lam-vq/model, for the VQ model), GAMES (comma-separated games for phase B, default all 16: the
-# 12-game pretraining of the adaptation benchmark passes its 12), SPEED=0 (skip the rollout-speed benchmark). On a bare GPU host without
+# 12-game pretraining of the adaptation benchmark passes its 12), SPEED=0 (skip the rollout-speed benchmark), CONDS (the world models
+# of phase B, default "latent none flow vq"; "hint" is the latent-action model with --hint). On a bare GPU host without
 # the project's dependencies, bring them in .devsite/ (git-ignored) and the script unpacks them:
 #   .devsite/site.tar.xz  every wheel of ../shared/tools/device-wheels.sh unzipped into one folder, tar + xz -9
 #                         (42 MB: the zipped wheels plus the tree did not fit a 64 MiB transfer)
@@ -16,7 +17,7 @@
 #                         libpcre2-8.so.0 (procgen's libenv.so needs them; only the ones the host lacks are used)
 set -u
 TA=${TA:-3.75}; TB=${TB:-3}; W=${W:-3}; WA=${WA:-4}; OUTDIR=${OUT:-/tmp/devout}; R=${R:-runs/gpu}
-PHASE_A=${PHASE_A:-1}; SPEED=${SPEED:-1}; GAMES_OPT=${GAMES:+--games $GAMES}
+PHASE_A=${PHASE_A:-1}; SPEED=${SPEED:-1}; GAMES_OPT=${GAMES:+--games $GAMES}; CONDS=${CONDS:-latent none flow vq}
 mkdir -p "$OUTDIR" "$R"
 if [ -f .devsite/site.tar.xz ]; then
   [ -d /tmp/site/procgen ] || { mkdir -p /tmp/site && tar -xJf .devsite/site.tar.xz -C /tmp/site; }
@@ -51,9 +52,10 @@ LAMVQ=${LAMVQ:-$R/lam-vq/model}
 AE=$R/ae/model; [ -f $AE/config.json ] || AE=adaworld_gym/weights/wm-cpu/autoencoder
 echo "phase B with LAM=$LAM AE=$AE"
 PIDS=""
-for c in latent none flow vq; do
+for c in $CONDS; do
   case $c in
     latent) extra="--condition latent_action --latent-action-model $LAM";;
+    hint) extra="--condition latent_action --latent-action-model $LAM --hint";;
     vq) extra="--condition latent_action --latent-action-model $LAMVQ";;
     *) extra="--condition $c";;
   esac
@@ -63,12 +65,12 @@ done
 wait $PIDS
 kill $MON 2>/dev/null
 date
-for m in $([ $PHASE_A = 1 ] && echo lam lam-vq ae) wm-latent wm-none wm-flow wm-vq; do
+for m in $([ $PHASE_A = 1 ] && echo lam lam-vq ae) $(for c in $CONDS; do echo wm-$c; done); do
   echo "== $m"; tail -c 600 $R/$m.log | tr '\r' '\n' | tail -3
   $PY -c "import json,sys; m=json.load(open(sys.argv[1]))['metadata']; print({k: m.get(k) for k in ('trained_steps','trained_seconds','batch_size')})" $R/$m/model/config.json
 done
 [ $PHASE_A = 1 ] && tar -cf "$OUTDIR/lam-ae.tar" $R/lam/model $R/lam-vq/model $R/ae/model $R/lam/tb $R/lam-vq/tb $R/ae/tb
-for c in latent none flow vq; do tar -cf "$OUTDIR/wm-$c.tar" $R/wm-$c/model $R/wm-$c/tb $R/wm-$c/train_config.json; done
+for c in $CONDS; do tar -cf "$OUTDIR/wm-$c.tar" $R/wm-$c/model $R/wm-$c/tb $R/wm-$c/train_config.json; done
 tar -cf "$OUTDIR/logs.tar" $R/*.log $R/*/train_config.json
 [ $SPEED = 1 ] && $PY benchmarks/rollout_speed.py --device cuda --batches 1 16 256 --out "$OUTDIR/speed" 2>&1 | tail -6
 ls -la "$OUTDIR" "$OUTDIR/speed"; date
