@@ -19,9 +19,11 @@ for subset in $SUBSETS; do
         --out "$STAGE/$game-$subset"
   done
 done
+replaced=0
 for subset in $SUBSETS; do
   for game in ${GAMES//,/ }; do
     rm -rf "$SHIPPED/$game-$subset" && cp -r "$STAGE/$game-$subset" "$SHIPPED/$game-$subset"
+    replaced=$((replaced + 1))
   done
 done
-echo "replaced $(ls -d $STAGE/* | wc -l) adapters in $SHIPPED"
+echo "replaced $replaced adapters in $SHIPPED"

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import (FewShotData, few_shot_conditions, finetune, initial_action_map,
                                           limit_per_action, load_few_shot)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
-from adaworld_gym.evaluation.metrics import bootstrap_margin_se
-from adaworld_gym.evaluation.wm_eval import horizon_scores, test_clips
+from adaworld_gym.evaluation.wm_eval import horizon_scores, psnr_margin, test_clips
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
@@ -262,12 +260,7 @@ def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizo
             run = report["runs"].get(f"{game}/{other}/{s['per_action']}")
             if not (lead and run):
                 continue
-            cells = {}
-            for k in map(str, s["steps"]):
-                clips = [r[k].get("mse_per_clip", {}).get(horizon) for r in (lead, run)]
-                cells[k] = {"dB": lead[k]["psnr"][horizon] - run[k]["psnr"][horizon],
-                            "se": bootstrap_margin_se(*clips) if all(clips) else None}
-            out.setdefault(game, {})[other] = cells
+            out.setdefault(game, {})[other] = {k: psnr_margin(lead[k], run[k], horizon) for k in map(str, s["steps"])}
     return out
 
 

@@ -98,6 +98,14 @@ def horizon_scores(imagined: torch.Tensor, real: torch.Tensor, horizons: tuple[i
     return scores
 
 
+def psnr_margin(lead: dict[str, Any], other: dict[str, Any], horizon: str) -> dict[str, float | None]:
+    """PSNR of `lead` minus that of `other` at a horizon, from two `horizon_scores` results on the same clips,
+    with its paired bootstrap standard error over the clips (None unless both kept their per-clip errors)."""
+    clips = [scores.get("mse_per_clip", {}).get(horizon) for scores in (lead, other)]
+    return {"dB": lead["psnr"][horizon] - other["psnr"][horizon],
+            "se": bootstrap_margin_se(*clips) if all(clips) else None}
+
+
 def teacher_forced(model: WorldModel, clips: torch.Tensor, sampler: SamplerConfig, seed: int = 0,
                    batch_size: int = 64) -> dict[str, float]:
     """Next frame from K real frames and the real transition's condition, at every position of every clip."""
@@ -281,9 +289,7 @@ def margins_over(result: dict[str, Any], baseline: dict[str, Any], transfer_game
     (standard error from the paired per-case differences, games weighted equally) of one model over another
     scored on the same clips and cases."""
     lead, other = result["open_loop"], baseline["open_loop"]
-    return {"open_loop_psnr": {h: {"dB": lead["psnr"][h] - other["psnr"][h],
-                                   "se": bootstrap_margin_se(lead["mse_per_clip"][h], other["mse_per_clip"][h])}
-                               for h in lead["psnr"]},
+    return {"open_loop_psnr": {h: psnr_margin(lead, other, h) for h in lead["psnr"]},
             "transfer": paired_mean_margin([result["transfer_per_case"][g] for g in transfer_games],
                                            [baseline["transfer_per_case"][g] for g in transfer_games])}
 
