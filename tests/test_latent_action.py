@@ -233,6 +233,23 @@ def test_evaluation_report_on_test_levels(tmp_path):
     assert "cross-game probe" in markdown_summary(report)
 
 
+def test_other_games_probe_reads_whether_an_action_means_the_same_everywhere():
+    from adaworld_gym.evaluation.lam_eval import MOVES_NOOP, Transitions, action_information
+
+    rng = np.random.default_rng(0)
+    actions = np.tile(np.repeat(MOVES_NOOP, 40), 3)  # three games, 200 visible moves each
+    games, n = np.repeat([0, 1, 2], 200), 600
+    code = {a: np.eye(10)[i] for i, a in enumerate(MOVES_NOOP)}
+    latents = np.stack([code[a] for a in actions]) + 0.05 * rng.standard_normal((n, 10))
+    latents[games == 2] = np.roll(latents[games == 2], 5, axis=1)  # game 2 has a code of its own
+    data = Transitions(np.zeros((n, 2, 3, 1, 1), np.uint8), actions, rng.integers(0, 1000, n), games,
+                       np.ones(n, dtype=bool))
+    per_game = action_information(latents, data, ["maze", "heist", "bigfish"])["per_game"]
+    other = {game: s["moves_noop_visible_other_games"]["probe"] for game, s in per_game.items()}
+    assert other["maze"] > 0.95 and other["heist"] > 0.95 and other["bigfish"] < 0.5
+    assert per_game["bigfish"]["moves_noop_visible"]["probe"] > 0.95  # the game itself is perfectly readable
+
+
 def test_shipped_cpu_weights_load_and_encode():
     from adaworld_gym.weights import pretrained_path
 

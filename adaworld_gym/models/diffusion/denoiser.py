@@ -14,6 +14,7 @@ and the latent action, which draws the move where it happens (README: Results).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,15 +156,18 @@ class Denoiser(nn.Module):
 
     def forward(self, target: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
                 condition: torch.Tensor, weights: torch.Tensor | None = None,
-                hint: torch.Tensor | None = None) -> torch.Tensor:
+                hint: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """EDM training loss for next latents `target` (B, C, h, w): noise levels, memory noise augmentation
         and condition dropout are all drawn here. `weights` (B, 1, h, w), mean 1, weight latent positions;
-        `hint` (B, 3, R, R) in [0, 1], the next-frame hint when the config asks for one."""
+        `hint` (B, 3, R, R) in [0, 1], the next-frame hint when the config asks for one, or a function that
+        draws it from the last memory latent as the model sees it (noise included)."""
         c = self.config
-        self.check_inputs(memory, condition, hint)
         b = target.shape[0]
         memory_noise = torch.rand(b, device=target.device) * c.memory_noise_max
         memory = self.prepare_memory(memory, memory_lengths, memory_noise)
+        if callable(hint):
+            hint = hint(memory[:, -1])  # the newest slot always holds a real frame
+        self.check_inputs(memory, condition, hint)
         dropped = torch.rand(b, device=target.device) < c.condition_dropout
         sigma = (c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp()
         noisy = target + sigma.view(-1, 1, 1, 1) * torch.randn_like(target)
