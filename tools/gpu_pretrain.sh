@@ -55,7 +55,7 @@ PIDS=""
 for c in $CONDS; do
   case $c in
     latent) extra="--condition latent_action --latent-action-model $LAM";;
-    hint) extra="--condition latent_action --latent-action-model $LAM --hint";;
+    hint) extra="--condition latent_action --latent-action-model $LAM --hint --hint-noise";;
     vq) extra="--condition latent_action --latent-action-model $LAMVQ";;
     *) extra="--condition $c";;
   esac
