@@ -8,7 +8,7 @@
 # of phases A / B), R (run folder), PHASE_A=0 (skip phase A: phase B then uses the shipped latent action model and
 # autoencoder, and $LAMVQ, default $R/lam-vq/model, for the VQ model), GAMES (comma-separated games for phase B, default all 16: the
 # 12-game pretraining of the adaptation benchmark passes its 12), SPEED=0 (skip the rollout-speed benchmark), CONDS (the world models
-# of phase B, default "latent none flow vq"; "hint" is the latent-action model with --hint). On a bare GPU host without
+# of phase B, default "latent none flow vq"; "hint" is the latent-action model with --hint --hint-noise). On a bare GPU host without
 # the project's dependencies, bring them in .devsite/ (git-ignored) and the script unpacks them:
 #   .devsite/site.tar.xz  every wheel of ../shared/tools/device-wheels.sh unzipped into one folder, tar + xz -9
 #                         (42 MB: the zipped wheels plus the tree did not fit a 64 MiB transfer)
