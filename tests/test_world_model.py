@@ -1,5 +1,7 @@
 """The diffusion world model: conditioning, memory masking, determinism, checkpoints, trainers, evaluation."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -136,11 +138,12 @@ def test_next_frame_hint_reaches_the_denoiser_is_dropped_with_the_condition_and_
         assert torch.equal(*(denoiser.denoise(*inputs, dropped, h) for h in hints))
     with pytest.raises(ValueError, match=r"needs a next-frame hint of shape \(2, 3, 64, 64\), got None"):
         denoiser(inputs[0], inputs[2], inputs[3], inputs[5])
-    # A hint function is handed the newest memory latent as the denoiser sees it: with the augmentation noise.
-    seen = []
-    denoiser(inputs[0], inputs[2], inputs[3], inputs[5], hint=lambda last: seen.append(last) or hints[0])
-    noise = seen[0] - inputs[2][:, -1]
-    assert 0 < noise.std() < denoiser.config.memory_noise_max
+    # A hint function is handed the newest memory latent: clean, or as the denoiser sees it with `hint_noise`.
+    for noised in (False, True):
+        seen, model_of_kind = [], Denoiser(dataclasses.replace(denoiser.config, hint_noise=noised))
+        model_of_kind(inputs[0], inputs[2], inputs[3], inputs[5], hint=lambda last: seen.append(last) or hints[0])
+        noise = seen[0] - inputs[2][:, -1]
+        assert (0 < noise.std() < denoiser.config.memory_noise_max) if noised else torch.equal(noise, 0 * noise)
     # Rollouts draw the hint from each step's last frame; a saved model keeps the option and the same frames.
     context = torch.randint(0, 256, (2, 2, 3, 64, 64), dtype=torch.uint8)
     conditions = torch.randn(2, 3, 32)
@@ -216,8 +219,9 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
     hinted = WmTrainConfig(out=tmp_path / "wm-hint", autoencoder=ae_folder, latent_action_model=tmp_path / "lam",
                            hint=True, hint_noise=True, preset="tiny", steps=2, batch_size=4, games=["bigfish"],
                            datasets=[data], num_workers=0, image_every=0)
-    assert WorldModel.from_pretrained(train_wm(hinted, progress=False)).denoiser.config.hint_resolution == 64
-    with pytest.raises(ValueError, match="hint_noise needs hint"):
+    exported = WorldModel.from_pretrained(train_wm(hinted, progress=False)).denoiser.config
+    assert exported.hint_resolution == 64 and exported.hint_noise  # adaptation fine-tunes the same way
+    with pytest.raises(ValueError, match="hint_noise needs a hint"):
         train_wm(WmTrainConfig(out=tmp_path / "bad", autoencoder=ae_folder, hint_noise=True), progress=False)
 
 

@@ -27,7 +27,7 @@ from adaworld_gym.adaptation.reward_model import RewardModel, f1_score, precisio
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
 from adaworld_gym.envs.procgen_games import resolve_actions
-from adaworld_gym.models.world_model import WorldModel, to_uint8
+from adaworld_gym.models.world_model import WorldModel, hint_function
 
 
 # Reward model training steps: on 100k random starpilot steps the held-out reward precision / recall was
@@ -132,9 +132,6 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
     k, device = world.memory, world.device
     with torch.no_grad():  # the autoencoder stays frozen: encode every frame once
         latents = [world.autoencoder.encode(f.to(device)) for f in data.frames]
-        # A next-frame hint is drawn from the autoencoder's view of the last frame, as in a rollout.
-        views = [to_uint8(world.autoencoder.decode(x)) for x in latents] if world.denoiser.config.hint_resolution \
-            else None
     denoiser = world.denoiser
     optimizer = torch.optim.AdamW([{"params": denoiser.parameters(), "lr": lr},
                                    {"params": action_map.parameters(), "lr": 10 * lr}], weight_decay=0.0)
@@ -158,15 +155,14 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
         denoiser.train()
         index = usable[torch.randint(0, len(usable), (batch_size,), generator=generator)]
         memory = torch.zeros(batch_size, k, *latents[0].shape[1:], device=device)
-        targets, lengths, previous = [], [], []
+        targets, lengths = [], []
         for row, (e, s) in enumerate(zip(data.episode[index].tolist(), data.step[index].tolist())):
             seen = latents[e][max(0, s + 1 - k):s + 1]  # memory ends at the transition's first frame
             memory[row, k - len(seen):] = seen
             targets.append(latents[e][s + 1]), lengths.append(len(seen))
-            if views is not None:
-                previous.append(views[e][s])
         conditions = action_map(data.actions[index].to(device))
-        hint = world.condition.predict(torch.stack(previous), conditions) if previous else None
+        hint = hint_function(world.autoencoder, world.condition, conditions) \
+            if world.denoiser.config.hint_resolution else None
         loss = denoiser(torch.stack(targets), memory, torch.tensor(lengths, device=device), conditions, hint=hint)
         optimizer.zero_grad()
         loss.backward()

@@ -7,6 +7,7 @@ actions for AdaWorld, flow vectors for the flow baseline, (B, T, 0) for the acti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,18 @@ class RolloutState:
 
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
     return (frames * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+def hint_function(autoencoder: FrameAutoencoder, condition: Condition,
+                  conditions: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The next-frame hint as pretraining and fine-tuning draw it (the denoiser chooses the clean or noised last
+    memory latent to apply it to): the latent action model's decoder on the autoencoder's view of that latent, as
+    in a rollout. Gradients reach `conditions` (an action table learns through the hint), not the autoencoder."""
+    def hint(last_latent: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            view = to_uint8(autoencoder.decode(last_latent))
+        return condition.predict(view, conditions)
+    return hint
 
 
 class WorldModel(nn.Module):

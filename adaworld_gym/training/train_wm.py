@@ -21,7 +21,7 @@ from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.latent_action import frames_to_float
-from adaworld_gym.models.world_model import WorldModel, to_uint8
+from adaworld_gym.models.world_model import WorldModel, hint_function
 from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
 from adaworld_gym.training.train_lam import clip_loader
 from adaworld_gym.weights import pretrained_path
@@ -36,9 +36,7 @@ class WmTrainConfig(TrainerConfig):
     scale_shift: bool | None = None
     condition_channels: int | None = None
     hint: bool = False  # give the denoiser the latent action model's own next frame (latent_action only)
-    # Draw that hint from the noised last memory frame the denoiser sees, not the clean one: with a clean hint
-    # the model learns to trust it over a noised memory, and open-loop errors then flow through it unchecked.
-    hint_noise: bool = False
+    hint_noise: bool = False  # draw that hint from the noised last memory frame (DenoiserConfig.hint_noise)
     # A 200-step horizon: 0.999 lagged far behind a still-improving model in runs of a few thousand steps.
     ema_decay: float = 0.995
     # Latent cells whose pixels changed between the last memory frame and the target weigh 1 + this much in the
@@ -49,16 +47,9 @@ class WmTrainConfig(TrainerConfig):
 class WmTask:
     name = "train-wm"
 
-    def __init__(self, autoencoder: FrameAutoencoder, condition, memory: int, change_weight: float = 0.0,
-                 hint_noise: bool = False):
+    def __init__(self, autoencoder: FrameAutoencoder, condition, memory: int, change_weight: float = 0.0):
         self.autoencoder = autoencoder.eval().requires_grad_(False)
         self.condition, self.memory, self.change_weight = condition, memory, change_weight
-        self.hint_noise = hint_noise
-
-    @torch.no_grad()
-    def hint(self, last_latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """The next-frame hint drawn, as in a rollout, from the autoencoder's view of the last memory latent."""
-        return self.condition.predict(to_uint8(self.autoencoder.decode(last_latent)), condition)
 
     def losses(self, model: Denoiser, batch, step):
         frames = batch["frames"]
@@ -66,16 +57,13 @@ class WmTask:
         with torch.no_grad():
             latents = self.autoencoder.to(frames.device).encode(frames)
             condition = self.condition.to(frames.device)(frames[:, k - 1], frames[:, k]).to(frames.device)
-            hint = None
-            if model.config.hint_resolution:
-                hint = (lambda last: self.hint(last, condition)) if self.hint_noise \
-                    else self.hint(latents[:, k - 1], condition)
             weights = None
             if self.change_weight:
                 weights = change_weights(frames_to_float(frames[:, k - 1]), frames_to_float(frames[:, k]),
                                          self.change_weight, latents.shape[-1])
         # Memory lengths 1..K: the simulator starts from a single frame after every reset.
         lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
+        hint = hint_function(self.autoencoder, self.condition, condition) if model.config.hint_resolution else None
         return {"loss": model(latents[:, k], latents[:, :k], lengths, condition, weights, hint)}, condition
 
     def world_model(self, model: Denoiser) -> WorldModel:
@@ -111,8 +99,6 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported world model lands in `config.out / "model"`."""
     if config.autoencoder is None:
         raise ValueError("train-wm needs a trained frame autoencoder (adaworld train-ae)")
-    if config.hint_noise and not config.hint:
-        raise ValueError("hint_noise needs hint")
     autoencoder = FrameAutoencoder.from_pretrained(config.autoencoder)
     lam = config.latent_action_model or pretrained_path("lam-cpu")
     condition = make_condition(config.condition, lam if config.condition == "latent_action" else None,
@@ -120,9 +106,10 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
     model_config = preset(config.preset, latent_channels=autoencoder.config.latent_channels,
                           latent_size=autoencoder.config.latent_size, condition_dim=condition.dim,
                           scale_shift=config.scale_shift, condition_channels=config.condition_channels,
-                          hint_resolution=autoencoder.config.resolution if config.hint else 0)
+                          hint_resolution=autoencoder.config.resolution if config.hint else 0,
+                          hint_noise=config.hint_noise)
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
                                          config.num_workers, config.seed + step, config.policy)
-    task = WmTask(autoencoder, condition, model_config.memory, config.change_weight, config.hint_noise)
+    task = WmTask(autoencoder, condition, model_config.memory, config.change_weight)
     return train(task, Denoiser(model_config), loader_at, config, config_record(config, model=model_config),
                  progress)

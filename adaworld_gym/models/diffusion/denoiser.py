@@ -49,12 +49,17 @@ class DenoiserConfig:
     scale_shift: bool = False
     condition_channels: int = 0
     hint_resolution: int = 0  # side of the next-frame hint in pixels (0: no hint)
+    # Training (and fine-tuning) draws the hint from the last memory latent with its augmentation noise, not
+    # from the clean one: a clean hint teaches the model to trust it over a noised memory (`train-wm --hint-noise`).
+    hint_noise: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
         if self.hint_resolution % self.latent_size:
             raise ValueError(f"hint_resolution {self.hint_resolution} is not a multiple of latent_size "
                              f"{self.latent_size}")
+        if self.hint_noise and not self.hint_resolution:
+            raise ValueError("hint_noise needs a hint (hint_resolution > 0)")
 
     @property
     def hint_channels(self) -> int:
@@ -159,14 +164,15 @@ class Denoiser(nn.Module):
                 hint: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """EDM training loss for next latents `target` (B, C, h, w): noise levels, memory noise augmentation
         and condition dropout are all drawn here. `weights` (B, 1, h, w), mean 1, weight latent positions;
-        `hint` (B, 3, R, R) in [0, 1], the next-frame hint when the config asks for one, or a function that
-        draws it from the last memory latent as the model sees it (noise included)."""
+        `hint`, when the config asks for one: (B, 3, R, R) in [0, 1], or a function that draws it from the last
+        memory latent (B, C, h, w), noised as the model sees it if the config says `hint_noise`."""
         c = self.config
         b = target.shape[0]
         memory_noise = torch.rand(b, device=target.device) * c.memory_noise_max
+        clean_last = memory[:, -1]  # the newest slot always holds a real frame
         memory = self.prepare_memory(memory, memory_lengths, memory_noise)
         if callable(hint):
-            hint = hint(memory[:, -1])  # the newest slot always holds a real frame
+            hint = hint(memory[:, -1] if c.hint_noise else clean_last)
         self.check_inputs(memory, condition, hint)
         dropped = torch.rand(b, device=target.device) < c.condition_dropout
         sigma = (c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp()
