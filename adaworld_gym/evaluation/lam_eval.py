@@ -127,9 +127,9 @@ def action_information(latents: np.ndarray, data: Transitions, games: list[str])
             "all15": _probe_scores(latents[mine & ~held_out], data.actions[mine & ~held_out],
                                    latents[mine & held_out], data.actions[mine & held_out]),
             "moves_noop_visible": _probe_scores(
-                latents[mine & ~held_out & data.visible], data.actions[mine & ~held_out & data.visible],
-                latents[mine & held_out & data.visible], data.actions[mine & held_out & data.visible]),
-            "visible_fraction": float(data.visible[mine & moves].mean()) if (mine & moves).any() else float("nan"),
+                latents[mine & ~held_out & seen], data.actions[mine & ~held_out & seen],
+                latents[mine & held_out & seen], data.actions[mine & held_out & seen]),
+            "visible_fraction": float(seen[mine & moves].mean()) if (mine & moves).any() else float("nan"),
             # Context invariance where it can be read per game: does "left" elsewhere mean "left" here?
             "moves_noop_visible_other_games": _probe_scores(latents[seen & ~mine], data.actions[seen & ~mine],
                                                             latents[seen & mine], data.actions[seen & mine]),

@@ -143,6 +143,10 @@ class Denoiser(nn.Module):
         return (memory + memory_noise.view(-1, 1, 1, 1, 1) * noise) * mask
 
     def check_inputs(self, memory: torch.Tensor, condition: torch.Tensor, hint: torch.Tensor | None = None) -> None:
+        self.check_memory_and_condition(memory, condition)
+        self.check_hint(hint, memory.shape[0])
+
+    def check_memory_and_condition(self, memory: torch.Tensor, condition: torch.Tensor) -> None:
         c = self.config
         want = (c.memory, c.latent_channels, c.latent_size, c.latent_size)
         if memory.ndim != 5 or tuple(memory.shape[1:]) != want:
@@ -151,11 +155,12 @@ class Denoiser(nn.Module):
         if condition.shape != (memory.shape[0], c.condition_dim):
             raise ValueError(f"expected conditions of shape ({memory.shape[0]}, {c.condition_dim}), "
                              f"got {tuple(condition.shape)}")
-        r = c.hint_resolution
-        if r and (hint is None or hint.shape != (memory.shape[0], 3, r, r)):
+
+    def check_hint(self, hint: torch.Tensor | None, batch: int) -> None:
+        r = self.config.hint_resolution
+        if r and (hint is None or hint.shape != (batch, 3, r, r)):
             got = None if hint is None else tuple(hint.shape)
-            raise ValueError(f"this denoiser needs a next-frame hint of shape ({memory.shape[0]}, 3, {r}, {r}), "
-                             f"got {got}")
+            raise ValueError(f"this denoiser needs a next-frame hint of shape ({batch}, 3, {r}, {r}), got {got}")
         if not r and hint is not None:
             raise ValueError("this denoiser takes no next-frame hint")
 
@@ -167,13 +172,14 @@ class Denoiser(nn.Module):
         `hint`, when the config asks for one: (B, 3, R, R) in [0, 1], or a function that draws it from the last
         memory latent (B, C, h, w), noised as the model sees it if the config says `hint_noise`."""
         c = self.config
+        self.check_memory_and_condition(memory, condition)
         b = target.shape[0]
         memory_noise = torch.rand(b, device=target.device) * c.memory_noise_max
         clean_last = memory[:, -1]  # the newest slot always holds a real frame
         memory = self.prepare_memory(memory, memory_lengths, memory_noise)
         if callable(hint):
             hint = hint(memory[:, -1] if c.hint_noise else clean_last)
-        self.check_inputs(memory, condition, hint)
+        self.check_hint(hint, b)
         dropped = torch.rand(b, device=target.device) < c.condition_dropout
         sigma = (c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp()
         noisy = target + sigma.view(-1, 1, 1, 1) * torch.randn_like(target)
