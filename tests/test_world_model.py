@@ -234,6 +234,19 @@ def test_test_clips_refuse_impossible_lengths():
         test_clips(["coinrun", "leaper"], 1, length=600)  # leaper ends every episode by step 500
 
 
+def test_per_game_table_splits_the_clips_by_game():
+    from adaworld_gym.evaluation.wm_eval import per_game_table
+
+    # Two games, two clips each: game a's errors 0.01 (20 dB), game b's 0.001 and 0.003 (mean 0.002, 26.99 dB).
+    errors = {"10": [0.01, 0.01, 0.001, 0.003], "20": [0.1, 0.1, 0.01, 0.01]}
+    report = {"settings": {"games": ["a", "b"], "clips_per_game": 2, "horizons": [10, 20]},
+              "models": {"m": {"open_loop": {"mse_per_clip": errors}}}}
+    rows = per_game_table(report, ("10", "20", "50"))
+    assert rows[-2:] == ["| a | 20.00 / 10.00 |", "| b | 26.99 / 20.00 |"] and "at 10 / 20 steps" in rows[1]
+    report["settings"]["horizons"] = [1, 2]
+    assert per_game_table(report, ("10", "20")) == []
+
+
 def test_evaluation_and_transfer(tmp_path):
     from adaworld_gym.evaluation.wm_eval import evaluate_world_models, markdown_summary, transfer_cases
     from adaworld_gym.transfer import load_source, load_target, transfer, write_transfer

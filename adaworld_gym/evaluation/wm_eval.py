@@ -326,6 +326,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
             f"{reference[g]['autoencoded_target'][name]:.1%}" for g in games) + " |")
         lines.append(f"| {name}: control, true / shuffled | " + " | ".join(
             f"{r['control'][g]['true']:.0%} / {r['control'][g]['shuffled']:.0%}" for g in games) + " |")
+    lines += per_game_table(report, ("10", "20"))
     if "margins" in report:
         lines += ["", f"Margins over {report['settings']['baseline']} (± standard error; open-loop: bootstrap over "
                   "the clips, transfer: paired over the cases):", "",
@@ -337,6 +338,26 @@ def markdown_summary(report: dict[str, Any]) -> str:
             cells.append(f"{100 * m['transfer']['margin']:+.1f} ± {100 * m['transfer']['se']:.1f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def per_game_table(report: dict[str, Any], horizons: tuple[str, ...]) -> list[str]:
+    """A markdown table, one row per game, of every model's open-loop PSNR at those of `horizons` the report
+    has: where a condition helps and where it hurts, which the pooled numbers hide. The clips come game by
+    game, `clips_per_game` each."""
+    games, per_game = report["settings"]["games"], report["settings"]["clips_per_game"]
+    horizons = tuple(h for h in horizons if int(h) in report["settings"]["horizons"])
+    if not horizons:
+        return []
+    lines = ["", f"Open-loop PSNR per game at {' / '.join(horizons)} steps (dB; each game's clips pooled):", "",
+             "| game | " + " | ".join(report["models"]) + " |", "|---|" + "---|" * len(report["models"])]
+    for g, game in enumerate(games):
+        cells = []
+        for result in report["models"].values():
+            errors = result["open_loop"]["mse_per_clip"]
+            cells.append(" / ".join(f"{psnr_of_mse(float(np.mean(errors[h][g * per_game:(g + 1) * per_game]))):.2f}"
+                                    for h in horizons))
+        lines.append(f"| {game} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot_curves(report: dict[str, Any], path: Path) -> Path:

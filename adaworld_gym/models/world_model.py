@@ -82,6 +82,8 @@ class WorldModel(nn.Module):
         # Convolutions in NHWC layout: about 20% more rollout frames/s on CPU (benchmarks/rollout_speed.py).
         self.autoencoder.to(memory_format=torch.channels_last)
         self.denoiser.to(memory_format=torch.channels_last)
+        if isinstance(condition, LatentActionCondition):  # it labels transitions and may draw the next-frame hint
+            condition.model.to(memory_format=torch.channels_last)
         self.metadata: dict[str, Any] = {}
 
     @property
