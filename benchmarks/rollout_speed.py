@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,10 @@ def world_model_fps(model: WorldModel, batch: int, steps: int, sampler: SamplerC
 def pixel_space_fps(model: WorldModel, batch: int, sampler: SamplerConfig) -> float:
     """The same denoiser configuration on 64x64x3 pixels instead of the latents (random weights: speed only)."""
     c = model.denoiser.config
-    from dataclasses import replace
-
     device = model.device
     # No next-frame hint there: in pixel space the hint would be 3 more input channels, a negligible cost.
-    pixel = Denoiser(replace(c, latent_channels=3, latent_size=model.resolution, hint_resolution=0)).eval().to(device)
+    pixel = Denoiser(replace(c, latent_channels=3, latent_size=model.resolution, hint_resolution=0,
+                             hint_noise=False)).eval().to(device)
     pixel.to(memory_format=torch.channels_last)  # the layout WorldModel gives its own denoiser
     run = DiffusionSampler(pixel, sampler)
     memory = torch.randn(batch, c.memory, 3, model.resolution, model.resolution, device=device)
