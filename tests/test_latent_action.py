@@ -185,6 +185,35 @@ def test_trainer_resumes_and_exports(tmp_path):
                                  num_workers=0), progress=False)
 
 
+def test_decoder_of_finetunes_the_decoder_alone(tmp_path):
+    from adaworld_gym.data import CollectConfig, collect
+    from adaworld_gym.training.train_lam import LamTrainConfig, train_lam
+
+    data = collect(CollectConfig(out=tmp_path / "d", games=["bigfish"], frames_per_game=100, num_envs=2),
+                   progress=False).root
+    trained = train_lam(LamTrainConfig(out=tmp_path / "run", preset="tiny", steps=3, batch_size=4, games=["bigfish"],
+                                       datasets=[data], num_workers=0, image_every=0, change_weight=50.0),
+                        progress=False)
+    config = LamTrainConfig(out=tmp_path / "decoder", steps=3, batch_size=4, games=["bigfish"], datasets=[data],
+                            num_workers=0, image_every=0, ema_decay=0.0, lr=1e-2, change_weight=0.0,
+                            decoder_of=trained)
+    before, after = (LatentActionModel.from_pretrained(f) for f in (trained, train_lam(config, progress=False)))
+    assert after.config.change_weight == 0.0 and before.config.change_weight == 50.0
+    assert after.metadata["decoder_of"] == {"model": str(trained), "trained_steps": 3}
+    decoder = {id(p) for m in after.decoder_modules() for p in m.parameters()}
+    names = {name for name, p in after.named_parameters() if id(p) in decoder}
+    old, new = dict(before.named_parameters()), dict(after.named_parameters())
+    assert names and all(torch.equal(old[n], new[n]) for n in new if n not in names)  # the encoder kept
+    assert any(not torch.equal(old[n], new[n]) for n in names)
+    with pytest.raises(ValueError, match="only change_weight can be set, got \\['quantizer'\\]"):
+        train_lam(LamTrainConfig(out=tmp_path / "bad", quantizer="vq", decoder_of=trained), progress=False)
+    # Both decoder kinds name their modules; with the encoder's, they cover every parameter.
+    for kind in ("unet", "transformer"):
+        model = LatentActionModel(preset("tiny", decoder=kind))
+        decoder = {id(p) for m in model.decoder_modules() for p in m.parameters()}
+        assert 0 < len(decoder) < len(list(model.parameters()))
+
+
 def test_time_limit_ends_the_run_and_drives_the_schedule(tmp_path):
     from adaworld_gym.data import CollectConfig, collect
     from adaworld_gym.training.loop import learning_rate

@@ -10,6 +10,7 @@ UNet decoder, which at 64x64 are the only ones here that find a ~3-pixel agent (
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -209,7 +210,7 @@ class LatentActionModel(nn.Module):
 
     def _quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Nearest codebook vector with a straight-through gradient; returns (latent, code vector, VQ loss)."""
-        track = self.training and self.config.dead_code_threshold > 0
+        track = self.training and torch.is_grad_enabled() and self.config.dead_code_threshold > 0
         if track:  # before the codebook enters the graph: moved codes must not be ones autograd saved
             self._restart_dead_codes(z.detach())
         codes = torch.cdist(z, self.codebook.weight).argmin(dim=-1)
@@ -266,10 +267,12 @@ class LatentActionModel(nn.Module):
             x = block(x)
         return unpatchify(self.to_pixels(self.decoder_norm(x)), p, r, r)
 
-    def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0) -> LatentActionOutput:
+    def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0, encoder_frozen: bool = False) -> LatentActionOutput:
         """Training pass on (B, 2, 3, H, W) pairs: sampled latent, prediction of f_t+1 and the loss terms.
-        `kl_scale` multiplies beta (a warm-up from 0 keeps the latent from collapsing before it is useful)."""
-        latent, mean, terms = self.encode_pairs(pairs, sample=self.training)
+        `kl_scale` multiplies beta (a warm-up from 0 keeps the latent from collapsing before it is useful).
+        `encoder_frozen`: only the decoder learns, from the deterministic latent it is given in use."""
+        with torch.no_grad() if encoder_frozen else contextlib.nullcontext():
+            latent, mean, terms = self.encode_pairs(pairs, sample=self.training and not encoder_frozen)
         pairs = frames_to_float(pairs)
         prediction = self.decode(pairs[:, 0], latent)
         error = (prediction - pairs[:, 1]).pow(2)
@@ -281,6 +284,12 @@ class LatentActionModel(nn.Module):
         else:
             loss = reconstruction + terms["vq"]
         return LatentActionOutput(prediction, latent, mean, {"loss": loss, "mse": mse, **terms})
+
+    def decoder_modules(self) -> list[nn.Module]:
+        """What turns f_t and a latent action into f_t+1 (`train-lam --decoder-of` fine-tunes these alone)."""
+        if self.config.decoder == "unet":
+            return [self.unet, self.latent_proj]
+        return [self.decoder_patches, self.latent_proj, self.decoder, self.decoder_norm, self.to_pixels]
 
     @torch.no_grad()
     def encode(self, frames: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

@@ -6,7 +6,7 @@ Action labels never reach the model: only `batch["frames"]` is used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,10 @@ class LamTrainConfig(TrainerConfig):
     patch_embedding: str | None = None
     encoder: str | None = None
     kl_floor: float | None = None
+    # Fine-tune only the decoder of this trained model (its encoder, so what every latent action means, stays).
+    # With `change_weight` 0 the decoder learns the best plain prediction of f_t+1 instead of the change-weighted
+    # one that taught the encoder the moves: the next-frame hint of a world model (`train-wm --hint`).
+    decoder_of: Path | None = None
 
 
 def kl_scale(step: int, config: LamTrainConfig) -> float:
@@ -59,7 +63,7 @@ class LamTask:
 
     def losses(self, model, batch, step):
         scale = kl_scale(step, self.config)
-        output = model(batch["frames"][:, :2], kl_scale=scale)
+        output = model(batch["frames"][:, :2], kl_scale=scale, encoder_frozen=self.config.decoder_of is not None)
         return {**output.losses, "kl_scale": torch.tensor(scale)}, output
 
     def diagnostics(self, model, batch, output) -> dict[str, float]:
@@ -77,16 +81,39 @@ class LamTask:
                                                                       diff])}
 
     def export(self, model, folder: Path, metadata: dict[str, Any]) -> None:
+        if self.config.decoder_of is not None:
+            metadata = {**metadata, "decoder_of": {"model": str(self.config.decoder_of),
+                                                   "trained_steps": model.metadata.get("trained_steps")}}
         model.save_pretrained(folder, metadata)
 
 
 def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
-    model_config = preset(config.preset, beta=config.beta, quantizer=config.quantizer,
-                          change_weight=config.change_weight, decoder=config.decoder,
-                          patch_embedding=config.patch_embedding, encoder=config.encoder, kl_floor=config.kl_floor)
+    if config.decoder_of is None:
+        model = LatentActionModel(preset(config.preset, beta=config.beta, quantizer=config.quantizer,
+                                         change_weight=config.change_weight, decoder=config.decoder,
+                                         patch_embedding=config.patch_embedding, encoder=config.encoder,
+                                         kl_floor=config.kl_floor))
+    else:
+        model = decoder_to_finetune(config)
     # A resumed run streams new levels, not the same ones again.
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step, config.policy)
-    return train(LamTask(config), LatentActionModel(model_config), loader_at, config,
-                 config_record(config, model=model_config), progress)
+    return train(LamTask(config), model, loader_at, config, config_record(config, model=model.config), progress)
+
+
+def decoder_to_finetune(config: LamTrainConfig) -> LatentActionModel:
+    """The trained model at `config.decoder_of`, its own config but for `change_weight`, with all but the decoder
+    frozen."""
+    fixed = {name: getattr(config, name) for name in ("beta", "quantizer", "decoder", "patch_embedding", "encoder",
+                                                      "kl_floor")}
+    if any(value is not None for value in fixed.values()):
+        raise ValueError(f"--decoder-of keeps the model's architecture and encoder; only change_weight can be "
+                         f"set, got {sorted(k for k, v in fixed.items() if v is not None)}")
+    model = LatentActionModel.from_pretrained(config.decoder_of).train()
+    if config.change_weight is not None:
+        model.config = replace(model.config, change_weight=config.change_weight)
+    model.requires_grad_(False)
+    for module in model.decoder_modules():
+        module.requires_grad_(True)
+    return model
