@@ -258,8 +258,13 @@ def test_evaluation_report_on_test_levels(tmp_path):
     assert set(info["per_game"]) == {"maze", "heist"}
     assert 0.0 <= info["cross_game_moves_noop"]["probe"] <= 1.0
     assert np.isfinite(ctrl["reconstruction_psnr"]) and set(ctrl["control_options"]) == {"4"}
+    # An untrained decoder predicts f_t itself (zero-initialised output): per game, it scores exactly the copy.
+    per_game = ctrl["per_game"]
+    assert set(per_game) == {"maze", "heist"}
+    assert all(s["reconstruction_psnr"] == pytest.approx(s["copy_last_frame_psnr"], abs=1e-3) for s in per_game.values())
+    assert per_game["maze"]["copy_last_frame_psnr"] != pytest.approx(per_game["heist"]["copy_last_frame_psnr"])
     assert (tmp_path / "eval" / "lam_map.png").stat().st_size > 1000
-    assert "cross-game probe" in markdown_summary(report)
+    assert "cross-game probe" in markdown_summary(report) and "decoder / copying f_t" in markdown_summary(report)
 
 
 def test_other_games_probe_reads_whether_an_action_means_the_same_everywhere():

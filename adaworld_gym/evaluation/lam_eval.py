@@ -160,8 +160,10 @@ def _psnr(squared_errors: torch.Tensor) -> float:
 
 @torch.no_grad()
 def controllability(model: LatentActionModel, data: Transitions, latents: np.ndarray, ks: tuple[int, ...],
-                    seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
-    """Reconstruction PSNR, delta-PSNR against random latents, and delta-PSNR of k-means control options."""
+                    games: list[str], seed: int = 0, batch_size: int = 256) -> dict[str, Any]:
+    """Reconstruction PSNR (also per game, next to copying f_t: where the decoder is worse than the copy, a world
+    model's next-frame hint misleads), delta-PSNR against random latents, and delta-PSNR of k-means control
+    options."""
     rng = np.random.default_rng(seed)
     frames = torch.from_numpy(data.pairs).float() / 255.0
     z = torch.from_numpy(latents).float()
@@ -171,10 +173,14 @@ def controllability(model: LatentActionModel, data: Transitions, latents: np.nda
         return torch.cat([_squared_errors(model.decode(f[:, 0].to(model.device), c.to(model.device)).cpu(), f[:, 1])
                           for f, c in zip(frames.split(batch_size), condition.split(batch_size))])
 
-    inferred = _psnr(errors_with(z))
+    errors, copy_errors = errors_with(z), _squared_errors(frames[:, 0], frames[:, 1])
+    inferred = _psnr(errors)
+    in_game = {game: torch.from_numpy(data.games == g) for g, game in enumerate(games) if (data.games == g).any()}
     result: dict[str, Any] = {
         "reconstruction_psnr": inferred,
-        "copy_last_frame_psnr": _psnr(_squared_errors(frames[:, 0], frames[:, 1])),
+        "copy_last_frame_psnr": _psnr(copy_errors),
+        "per_game": {game: {"reconstruction_psnr": _psnr(errors[mask]),
+                            "copy_last_frame_psnr": _psnr(copy_errors[mask])} for game, mask in in_game.items()},
         "delta_psnr": inferred - _psnr(errors_with(shuffled)),
         "control_options": {},
     }
@@ -226,7 +232,7 @@ def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 240
                            "policy": "uniform random"},
               "model": getattr(model, "metadata", {}),
               "action_information": action_information(latents, data, games),
-              "controllability": controllability(model, data.take(subset), latents[subset], ks, seed)}
+              "controllability": controllability(model, data.take(subset), latents[subset], ks, games, seed)}
     if model.config.quantizer == "vq":
         report["code_usage"] = code_usage(latents)
     if map_path is not None:
@@ -245,17 +251,22 @@ def markdown_summary(report: dict[str, Any]) -> str:
     """Per-game table of probe/k-NN accuracies plus the headline numbers."""
     info, ctrl = report["action_information"], report["controllability"]
     lines = ["| game | probe moves+noop | k-NN moves+noop | moves visible | probe visible moves (test moves) | "
-             "the same, probe fit on the other games | probe all 15 | k-NN all 15 |", "|---|---|---|---|---|---|---|---|"]
+             "the same, probe fit on the other games | probe all 15 | k-NN all 15 | "
+             "f_t+1 PSNR: decoder / copying f_t |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for game, s in info["per_game"].items():
+        psnr = ctrl.get("per_game", {}).get(game)  # reports written before it have no per-game PSNR
         lines.append(f"| {game} | {s['moves_noop']['probe']:.1%} | {s['moves_noop']['knn']:.1%} | "
                      f"{s['visible_fraction']:.0%} | {s['moves_noop_visible']['probe']:.1%} "
                      f"({s['moves_noop_visible']['n_test']}) | {s['moves_noop_visible_other_games']['probe']:.1%} | "
-                     f"{s['all15']['probe']:.1%} | {s['all15']['knn']:.1%} |")
+                     f"{s['all15']['probe']:.1%} | {s['all15']['knn']:.1%} | " +
+                     (f"{psnr['reconstruction_psnr']:.2f} / {psnr['copy_last_frame_psnr']:.2f} |" if psnr else "- |"))
     mean = lambda key, sub: np.nanmean([s[key][sub] for s in info["per_game"].values()])
     visible = np.nanmean([s["visible_fraction"] for s in info["per_game"].values()])
     lines.append(f"| **mean** | {mean('moves_noop', 'probe'):.1%} | {mean('moves_noop', 'knn'):.1%} | {visible:.0%} | "
                  f"{mean('moves_noop_visible', 'probe'):.1%} | {mean('moves_noop_visible_other_games', 'probe'):.1%} | "
-                 f"{mean('all15', 'probe'):.1%} | {mean('all15', 'knn'):.1%} |")
+                 f"{mean('all15', 'probe'):.1%} | {mean('all15', 'knn'):.1%} | "
+                 f"{ctrl['reconstruction_psnr']:.2f} / {ctrl['copy_last_frame_psnr']:.2f} |")
     cross = info["cross_game_moves_noop"]
     options = ", ".join(f"k={k}: {v:+.2f} dB" for k, v in ctrl["control_options"].items())
     lines += ["", f"- chance: {info['chance_moves_noop']:.0%} (moves+noop), {info['chance_all15']:.1%} (all 15)",
