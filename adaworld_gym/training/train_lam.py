@@ -39,6 +39,15 @@ class LamTrainConfig(TrainerConfig):
     decoder_of: Path | None = None
 
 
+# The model options a run may set over its preset (None: the preset's value).
+MODEL_OPTIONS = ("beta", "quantizer", "change_weight", "decoder", "patch_embedding", "encoder", "kl_floor")
+
+
+def model_options(config: LamTrainConfig) -> dict[str, Any]:
+    """Those of MODEL_OPTIONS the run sets."""
+    return {name: getattr(config, name) for name in MODEL_OPTIONS if getattr(config, name) is not None}
+
+
 def kl_scale(step: int, config: LamTrainConfig) -> float:
     return min(1.0, max(0.0, (step - config.kl_free_steps) / max(1, config.kl_warmup_steps)))
 
@@ -90,10 +99,7 @@ class LamTask:
 def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
     if config.decoder_of is None:
-        model = LatentActionModel(preset(config.preset, beta=config.beta, quantizer=config.quantizer,
-                                         change_weight=config.change_weight, decoder=config.decoder,
-                                         patch_embedding=config.patch_embedding, encoder=config.encoder,
-                                         kl_floor=config.kl_floor))
+        model = LatentActionModel(preset(config.preset, **model_options(config)))
     else:
         model = decoder_to_finetune(config)
     # A resumed run streams new levels, not the same ones again.
@@ -105,11 +111,10 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
 def decoder_to_finetune(config: LamTrainConfig) -> LatentActionModel:
     """The trained model at `config.decoder_of`, its own config but for `change_weight`, with all but the decoder
     frozen."""
-    fixed = {name: getattr(config, name) for name in ("beta", "quantizer", "decoder", "patch_embedding", "encoder",
-                                                      "kl_floor")}
-    if any(value is not None for value in fixed.values()):
+    fixed = sorted(set(model_options(config)) - {"change_weight"})
+    if fixed:
         raise ValueError(f"--decoder-of keeps the model's architecture and encoder; only change_weight can be "
-                         f"set, got {sorted(k for k, v in fixed.items() if v is not None)}")
+                         f"set, got {fixed}")
     model = LatentActionModel.from_pretrained(config.decoder_of).train()
     if config.change_weight is not None:
         model.config = replace(model.config, change_weight=config.change_weight)
