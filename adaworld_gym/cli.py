@@ -146,10 +146,13 @@ def train_lam_command(
                                               "full-resolution convolutions, which find small sprites)."),
         kl_floor: Optional[float] = typer.Option(None, min=0.0, help="Free bits: nats per pair the KL term lets "
                                                  "pass unpenalised (cpu preset: 3, others 0)."),
+        unet_fold: Optional[int] = typer.Option(
+            None, min=1, help="The UNet decoder works on FOLDxFOLD pixel blocks, about FOLD^2 times cheaper (default "
+                              "1); what a world model's --hint costs per step."),
         decoder_of: Optional[Path] = typer.Option(
-            None, help="Fine-tune only the decoder of this trained model (the encoder, so what each latent action "
+            None, help="Train only the decoder of this trained model (the encoder, so what each latent action "
                        "means, stays); with --change-weight 0 it learns the plain next-frame prediction a world "
-                       "model's --hint wants."),
+                       "model's --hint wants; with a new --unet-fold, a fresh decoder of that size."),
         kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
         kl_warmup_steps: int = typer.Option(1000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.995, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
@@ -165,7 +168,7 @@ def train_lam_command(
     config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
                             datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
                             decoder=decoder, patch_embedding=patch_embedding, encoder=encoder, kl_floor=kl_floor,
-                            kl_free_steps=kl_free_steps, decoder_of=decoder_of,
+                            unet_fold=unet_fold, kl_free_steps=kl_free_steps, decoder_of=decoder_of,
                             kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed,
                             time_limit=time_limit, image_every=image_every, policy=policy)
     typer.echo(f"exported {train_lam(config)}")

@@ -1,5 +1,6 @@
 """The latent action autoencoder: shapes, learning, the KL/beta trade-off, checkpoints, trainer resume."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +46,14 @@ def test_patchify_round_trip_and_layout():
     assert torch.equal(patchify(x, 8)[0, 1].reshape(8, 8, 3), x[0, :, 0:8, 8:16].permute(1, 2, 0))
 
 
-@pytest.mark.parametrize("quantizer,encoder,decoder,patch_embedding",
-                         [("gaussian", "transformer", "transformer", "linear"),
-                          ("vq", "transformer", "transformer", "linear"),
-                          ("gaussian", "transformer", "unet", "conv"), ("gaussian", "cnn", "unet", "linear"),
-                          ("vq", "cnn", "transformer", "linear")])
-def test_shapes(quantizer, encoder, decoder, patch_embedding):
+@pytest.mark.parametrize("quantizer,encoder,decoder,patch_embedding,unet_fold",
+                         [("gaussian", "transformer", "transformer", "linear", 1),
+                          ("vq", "transformer", "transformer", "linear", 1),
+                          ("gaussian", "transformer", "unet", "conv", 1), ("gaussian", "cnn", "unet", "linear", 1),
+                          ("gaussian", "cnn", "unet", "linear", 4), ("vq", "cnn", "transformer", "linear", 1)])
+def test_shapes(quantizer, encoder, decoder, patch_embedding, unet_fold):
     model = LatentActionModel(preset("tiny", quantizer=quantizer, encoder=encoder, decoder=decoder,
-                                     patch_embedding=patch_embedding)).eval()
+                                     patch_embedding=patch_embedding, unet_fold=unet_fold)).eval()
     video = torch.randint(0, 256, (2, 5, 3, 64, 64), dtype=torch.uint8)
     latents = model.encode(video)
     assert latents.shape == (2, 4, 32)
@@ -122,6 +123,10 @@ def test_change_weight_puts_the_loss_on_changed_pixels():
         preset("tiny", encoder="unet")
     with pytest.raises(ValueError, match="unknown patch_embedding 'mlp'"):
         preset("tiny", patch_embedding="mlp")
+    with pytest.raises(ValueError, match="unet_fold 2 needs the unet decoder"):
+        preset("tiny", unet_fold=2)
+    with pytest.raises(ValueError, match="unet_fold 3 needs the unet decoder and must divide resolution 64"):
+        preset("tiny", decoder="unet", unet_fold=3)
 
 
 @pytest.mark.parametrize("encoder,decoder,patch_embedding",
@@ -192,7 +197,8 @@ def test_decoder_of_finetunes_the_decoder_alone(tmp_path):
     data = collect(CollectConfig(out=tmp_path / "d", games=["bigfish"], frames_per_game=100, num_envs=2),
                    progress=False).root
     trained = train_lam(LamTrainConfig(out=tmp_path / "run", preset="tiny", steps=3, batch_size=4, games=["bigfish"],
-                                       datasets=[data], num_workers=0, image_every=0, change_weight=50.0),
+                                       datasets=[data], num_workers=0, image_every=0, change_weight=50.0,
+                                       decoder="unet"),
                         progress=False)
     config = LamTrainConfig(out=tmp_path / "decoder", steps=3, batch_size=4, games=["bigfish"], datasets=[data],
                             num_workers=0, image_every=0, ema_decay=0.0, lr=1e-2, change_weight=0.0,
@@ -205,8 +211,14 @@ def test_decoder_of_finetunes_the_decoder_alone(tmp_path):
     old, new = dict(before.named_parameters()), dict(after.named_parameters())
     assert names and all(torch.equal(old[n], new[n]) for n in new if n not in names)  # the encoder kept
     assert any(not torch.equal(old[n], new[n]) for n in names)
-    with pytest.raises(ValueError, match="only change_weight can be set, got \\['quantizer'\\]"):
+    with pytest.raises(ValueError, match="only change_weight, unet_fold can be set, got \\['quantizer'\\]"):
         train_lam(LamTrainConfig(out=tmp_path / "bad", quantizer="vq", decoder_of=trained), progress=False)
+    # A new fold: a fresh decoder of that shape on the same encoder.
+    config = replace(config, out=tmp_path / "folded", change_weight=None, unet_fold=2)
+    folded = LatentActionModel.from_pretrained(train_lam(config, progress=False))
+    assert folded.config.unet_fold == 2 and folded.unet.conv_in.in_channels == 12
+    new = dict(folded.named_parameters())
+    assert all(torch.equal(old[n], new[n]) for n in new if n not in names)
     # Both decoder kinds name their modules, which hold some of the parameters, not all.
     for kind in ("unet", "transformer"):
         model = LatentActionModel(preset("tiny", decoder=kind))

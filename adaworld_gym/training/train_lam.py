@@ -33,14 +33,19 @@ class LamTrainConfig(TrainerConfig):
     patch_embedding: str | None = None
     encoder: str | None = None
     kl_floor: float | None = None
-    # Fine-tune only the decoder of this trained model (its encoder, so what every latent action means, stays).
+    unet_fold: int | None = None
+    # Train only the decoder of this trained model (its encoder, so what every latent action means, stays).
     # With `change_weight` 0 the decoder learns the best plain prediction of f_t+1 instead of the change-weighted
-    # one that taught the encoder the moves: the next-frame hint of a world model (`train-wm --hint`).
+    # one that taught the encoder the moves: the next-frame hint of a world model (`train-wm --hint`). A new
+    # `unet_fold` gives a fresh, cheaper decoder (the hint's cost per world model step).
     decoder_of: Path | None = None
 
 
-# The model options a run may set over its preset (None: the preset's value).
-MODEL_OPTIONS = ("beta", "quantizer", "change_weight", "decoder", "patch_embedding", "encoder", "kl_floor")
+# The model options a run may set over its preset (None: the preset's value), and those of them that only shape
+# the decoder, so `decoder_of` may set them.
+MODEL_OPTIONS = ("beta", "quantizer", "change_weight", "decoder", "patch_embedding", "encoder", "kl_floor",
+                 "unet_fold")
+DECODER_OPTIONS = ("change_weight", "unet_fold")
 
 
 def model_options(config: LamTrainConfig) -> dict[str, Any]:
@@ -109,15 +114,22 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
 
 
 def decoder_to_finetune(config: LamTrainConfig) -> LatentActionModel:
-    """The trained model at `config.decoder_of`, its own config but for `change_weight`, with all but the decoder
-    frozen."""
-    fixed = sorted(set(model_options(config)) - {"change_weight"})
+    """The trained model at `config.decoder_of`, its own config but for DECODER_OPTIONS, with all but the decoder
+    frozen. The decoder keeps its weights if its shape is unchanged, else it starts afresh (as "f_t+1 = f_t")."""
+    options = model_options(config)
+    fixed = sorted(set(options) - set(DECODER_OPTIONS))
     if fixed:
-        raise ValueError(f"--decoder-of keeps the model's architecture and encoder; only change_weight can be "
-                         f"set, got {fixed}")
-    model = LatentActionModel.from_pretrained(config.decoder_of).train()
-    if config.change_weight is not None:
-        model.config = replace(model.config, change_weight=config.change_weight)
+        raise ValueError(f"--decoder-of keeps the model's encoder; only {', '.join(DECODER_OPTIONS)} can be set, "
+                         f"got {fixed}")
+    source = LatentActionModel.from_pretrained(config.decoder_of)
+    model = LatentActionModel(replace(source.config, **options)).train()
+    weights = source.state_dict()
+    if model.config.unet_fold != source.config.unet_fold:  # the fresh decoder's own weights, the source's encoder
+        decoder = tuple(f"{name}." for name, child in model.named_children()
+                        if any(child is module for module in model.decoder_modules()))
+        weights.update((name, value) for name, value in model.state_dict().items() if name.startswith(decoder))
+    model.load_state_dict(weights)
+    model.metadata = source.metadata
     model.requires_grad_(False)
     for module in model.decoder_modules():
         module.requires_grad_(True)
