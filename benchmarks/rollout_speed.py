@@ -2,8 +2,9 @@
 
     python benchmarks/rollout_speed.py [--model runs/wm-cpu/model] [--device cuda] [--batches 1 16 256] [--quick]
 
-Rows: the world model's batched rollout API (default sampler, every frame decoded to uint8 pixels), the same
-denoiser run in pixel space at 64x64 (what latent diffusion saves; no decoder needed there), and real Procgen
+Rows: the world model's batched rollout API (default sampler, every frame decoded to uint8 pixels), where one of
+its steps spends the time (the next-frame hint of a `--hint` model, the denoising steps, decoding to pixels), the
+same denoiser run in pixel space at 64x64 (what latent diffusion saves; no decoder needed there), and real Procgen
 stepping of the same batch sizes. Writes `rollout_speed.json` and `rollout_speed.md`.
 """
 
@@ -23,7 +24,7 @@ import torch
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.models.diffusion.denoiser import Denoiser
 from adaworld_gym.models.diffusion.sampler import DiffusionSampler, SamplerConfig
-from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.models.world_model import WorldModel, to_uint8
 from adaworld_gym.weights import pretrained_path
 
 
@@ -47,6 +48,24 @@ def world_model_fps(model: WorldModel, batch: int, steps: int, sampler: SamplerC
     conditions = torch.randn(batch, steps, model.condition.dim, device=device)
     seconds = timed(lambda: model.rollout(context, conditions, sampler, seed=seed), 2, device)
     return batch * steps / seconds
+
+
+def step_parts_ms(model: WorldModel, batch: int, sampler: SamplerConfig, seed: int) -> dict[str, float]:
+    """Milliseconds of one rollout step in each of its parts, each timed alone from the same state."""
+    device = model.device
+    context = torch.randint(0, 256, (batch, model.memory, 3, model.resolution, model.resolution), dtype=torch.uint8,
+                            device=device)
+    condition = torch.randn(batch, model.condition.dim, device=device)
+    state, run = model.start(context), model.sampler(sampler)
+    generator = torch.Generator(device).manual_seed(seed)
+    with torch.no_grad():
+        hint = model.condition.predict(state.frame, condition) if model.denoiser.config.hint_resolution else None
+        latent = run.sample(state.memory, state.lengths, condition, generator, hint)
+        parts = {"denoise": lambda: run.sample(state.memory, state.lengths, condition, generator, hint),
+                 "decode": lambda: to_uint8(model.autoencoder.decode(latent))}
+        if hint is not None:
+            parts["hint"] = lambda: model.condition.predict(state.frame, condition)
+        return {name: 1000 * timed(part, 3, device) for name, part in parts.items()}
 
 
 def pixel_space_fps(model: WorldModel, batch: int, sampler: SamplerConfig) -> float:
@@ -101,14 +120,18 @@ def main() -> None:
     for batch in args.batches:
         row = {"batch": batch,
                "world_model_fps": world_model_fps(model, batch, args.steps, sampler, args.seed),
+               "step_ms": step_parts_ms(model, batch, sampler, args.seed),
                "pixel_space_fps": pixel_space_fps(model, batch, sampler),
                "procgen_fps": procgen_fps(batch, max(args.steps, 200), args.seed)}
         rows.append(row)
         print(json.dumps(row))
-    table = ["| batch | world model (latent diffusion + decode) frames/s | same denoiser in pixel space frames/s | "
-             "real Procgen frames/s |", "|---|---|---|---|"]
-    table += [f"| {r['batch']} | {r['world_model_fps']:.1f} | {r['pixel_space_fps']:.1f} | {r['procgen_fps']:.0f} |"
-              for r in rows]
+    table = ["| batch | world model (latent diffusion + decode) frames/s | one step, ms: hint / denoise / decode | "
+             "same denoiser in pixel space frames/s | real Procgen frames/s |", "|---|---|---|---|---|"]
+    for r in rows:
+        parts = " / ".join(f"{r['step_ms'][name]:.0f}" if name in r["step_ms"] else "-"
+                           for name in ("hint", "denoise", "decode"))
+        table.append(f"| {r['batch']} | {r['world_model_fps']:.1f} | {parts} | {r['pixel_space_fps']:.1f} | "
+                     f"{r['procgen_fps']:.0f} |")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rollout_speed.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
     (args.out / "rollout_speed.md").write_text("\n".join(table) + "\n")

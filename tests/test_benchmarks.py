@@ -32,6 +32,9 @@ def test_rollout_speed_quick(tmp_path):
     report = json.loads((tmp_path / "rollout_speed.json").read_text())
     assert report["settings"]["seed"] == 0 and [r["batch"] for r in report["rows"]] == [1, 4]
     assert all(r["world_model_fps"] > 0 and r["procgen_fps"] > 0 for r in report["rows"])
+    # The shipped model takes no hint, so a step is denoising and decoding.
+    assert all(set(r["step_ms"]) == {"denoise", "decode"} and min(r["step_ms"].values()) > 0 for r in report["rows"])
+    assert "| 1 | " in (tmp_path / "rollout_speed.md").read_text()
 
 
 def test_rl_imagination_quick(tmp_path):
