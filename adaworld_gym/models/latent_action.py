@@ -78,7 +78,7 @@ class LatentActionConfig:
     unet_widths: tuple[int, ...] = (16, 32, 64)  # "unet" decoder only
     # "unet" decoder only: it works on f_t folded into unet_fold x unet_fold pixel blocks (pixel_unshuffle, so
     # nothing is lost) at 1/unet_fold the side, about unet_fold**2 times cheaper. A world model's next-frame hint
-    # runs this decoder every step: at batch 64 on 2 CPU cores fold 2 takes ~50 ms, fold 1 ~300 (README: Results).
+    # runs this decoder every step: at batch 64 on 2 CPU cores 248 ms at fold 1, 19 ms at fold 4 (README: Results).
     unet_fold: int = 1
 
     def __post_init__(self) -> None:
