@@ -59,12 +59,12 @@ def step_parts_ms(model: WorldModel, batch: int, sampler: SamplerConfig, seed: i
     state, run = model.start(context), model.sampler(sampler)
     generator = torch.Generator(device).manual_seed(seed)
     with torch.no_grad():
-        hint = model.condition.predict(state.frame, condition) if model.denoiser.config.hint_resolution else None
+        hint = model.next_frame_hint(state, condition)
         latent = run.sample(state.memory, state.lengths, condition, generator, hint)
         parts = {"denoise": lambda: run.sample(state.memory, state.lengths, condition, generator, hint),
                  "decode": lambda: to_uint8(model.autoencoder.decode(latent))}
         if hint is not None:
-            parts["hint"] = lambda: model.condition.predict(state.frame, condition)
+            parts["hint"] = lambda: model.next_frame_hint(state, condition)
         return {name: 1000 * timed(part, 3, device) for name, part in parts.items()}
 
 

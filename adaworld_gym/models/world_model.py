@@ -128,10 +128,14 @@ class WorldModel(nn.Module):
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, RolloutState]:
         """One frame for every rollout in the batch: (B, 3, H, W) uint8 and the state after it."""
         condition = condition.to(self.device).float()
-        hint = self.condition.predict(state.frame, condition) if self.denoiser.config.hint_resolution else None
+        hint = self.next_frame_hint(state, condition)
         latent = sampler.sample(state.memory, state.lengths, condition, generator, hint)
         frame = to_uint8(self.autoencoder.decode(latent))
         return frame, state.push(latent, frame)
+
+    def next_frame_hint(self, state: RolloutState, condition: torch.Tensor) -> torch.Tensor | None:
+        """The latent action model's own next frame from the state's last frame, for a denoiser that takes one."""
+        return self.condition.predict(state.frame, condition) if self.denoiser.config.hint_resolution else None
 
     def sampler(self, config: SamplerConfig | None = None) -> DiffusionSampler:
         return DiffusionSampler(self.denoiser, config)
