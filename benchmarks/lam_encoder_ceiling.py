@@ -1,6 +1,6 @@
 """Can the latent action encoder see the agent's move at all? Its ceiling, measured *with* action labels.
 
-    python benchmarks/lam_encoder_ceiling.py [--games heist,maze] [--steps 1000] [--encoders transformer cnn]
+    python benchmarks/lam_encoder_ceiling.py [--games heist,maze | all] [--steps 1000] [--encoders transformer cnn]
 
 The latent action model never sees action labels. This diagnostic does: it trains each encoder architecture of
 `LatentActionModel` (same preset width) plus a linear head to classify the move (LEFT, DOWN, UP, RIGHT, NOOP)
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
-from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, TRAIN_LEVELS
+from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_GAMES, TRAIN_LEVELS
 from adaworld_gym.evaluation.lam_eval import test_transitions
 from adaworld_gym.io import write_report
 from adaworld_gym.models.latent_action import ENCODERS, LatentActionModel, frames_to_float, preset
@@ -54,7 +54,7 @@ def accuracy_per_game(model, head, pairs, labels, games, names) -> dict[str, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", default="heist,maze")
+    parser.add_argument("--games", default="heist,maze", help="comma-separated Procgen games, or 'all'")
     parser.add_argument("--encoders", nargs="+", default=list(ENCODERS), choices=ENCODERS)
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--steps", type=int, default=1000)
@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.preset, args.steps, args.eval_every, args.train_pairs, args.test_pairs = "tiny", 4, 2, 256, 60
-    names = args.games.split(",")
+    names = list(PROCGEN_GAMES) if args.games == "all" else args.games.split(",")
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     print("settings:", json.dumps(settings))
 
@@ -109,11 +109,13 @@ def main() -> None:
         curves[encoder] = curve
 
     report = {"settings": settings, "chance": 1 / len(MOVES), "curves": curves}
-    header = "| encoder | step | " + " | ".join(names) + " |"
+    # The mean weighs every game equally, as lam_eval's per-game means do, so the two can be read side by side.
+    header = "| encoder | step | " + " | ".join(names) + " | mean |"
     lines = [f"Move accuracy on visible test-level moves (chance {1 / len(MOVES):.0%}), trained with labels; "
              f"preset {args.preset}, batch {args.batch_size}, lr {args.lr}, seed {args.seed}.", "",
-             header, "|" + "---|" * (len(names) + 2)]
-    lines += [f"| {encoder} | {row['step']} | " + " | ".join(f"{row[n]:.1%}" for n in names) + " |"
+             header, "|" + "---|" * (len(names) + 3)]
+    lines += [f"| {encoder} | {row['step']} | " + " | ".join(f"{row[n]:.1%}" for n in names) +
+              f" | {np.mean([row[n] for n in names]):.1%} |"
               for encoder, curve in curves.items() for row in curve]
     write_report(args.out, "encoder_ceiling", report, lines)
     print("\n".join(lines))

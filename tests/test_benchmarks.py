@@ -23,7 +23,8 @@ def test_lam_beta_sweep_quick(tmp_path):
                    capture_output=True)
     report = json.loads((tmp_path / "out" / "beta_sweep.json").read_text())
     assert [r["beta"] for r in report["results"]] == [1e-4, 1e-2]
-    assert all(0 <= r["probe_moves_noop"] <= 1 for r in report["results"])
+    assert all(0 <= r["probe_moves_noop"] <= 1 and r["kl_nats"] > 0 for r in report["results"])
+    assert report["settings"]["seed"] == 0 and "| 0.0001 |" in (tmp_path / "out" / "beta_sweep.md").read_text()
 
 
 def test_rollout_speed_quick(tmp_path):

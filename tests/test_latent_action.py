@@ -1,5 +1,6 @@
 """The latent action autoencoder: shapes, learning, the KL/beta trade-off, checkpoints, trainer resume."""
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -278,6 +279,24 @@ def test_evaluation_report_on_test_levels(tmp_path):
     assert per_game["maze"]["copy_last_frame_psnr"] != pytest.approx(per_game["heist"]["copy_last_frame_psnr"])
     assert (tmp_path / "eval" / "lam_map.png").stat().st_size > 1000
     assert "cross-game probe" in markdown_summary(report) and "decoder / copying f_t" in markdown_summary(report)
+    assert report["latent_kl_nats"] > 0 and "KL of the latent actions" in markdown_summary(report)
+
+
+def test_evaluation_scores_given_transitions_as_its_own_and_reads_the_latent_kl():
+    from adaworld_gym.evaluation.lam_eval import evaluate_lam, latent_kl, test_transitions
+
+    torch.manual_seed(0)
+    model = LatentActionModel(preset("tiny")).eval()
+    data = test_transitions(["maze", "heist"], per_game=40, seed=0)
+    shared = evaluate_lam(model, ["maze", "heist"], per_game=40, ks=(4,), data=data)
+    own = evaluate_lam(model, ["maze", "heist"], per_game=40, ks=(4,))  # collects the same transitions itself
+    assert json.dumps(shared, sort_keys=True) == json.dumps(own, sort_keys=True)  # (json: NaN reads equal)
+    # The KL by hand: 0.5 * sum(mu^2 + var - 1 - log var) per pair, averaged; independent of the batch size.
+    with torch.no_grad():
+        mean, logvar = model.to_latent(model.action_features(torch.from_numpy(data.pairs).float() / 255)).chunk(2, -1)
+    by_hand = float((0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).sum(-1)).mean())
+    assert latent_kl(model, data, batch_size=7) == pytest.approx(by_hand, rel=1e-4)
+    assert shared["latent_kl_nats"] == pytest.approx(by_hand, rel=1e-4)
 
 
 def test_other_games_probe_reads_whether_an_action_means_the_same_everywhere():

@@ -97,6 +97,16 @@ def encode_transitions(model: LatentActionModel, data: Transitions, batch_size: 
                       for chunk in pairs.split(batch_size)]).numpy()
 
 
+@torch.no_grad()
+def latent_kl(model: LatentActionModel, data: Transitions, batch_size: int = 256) -> float:
+    """Mean KL of the latent actions of `data` from the prior, in nats: how much the bottleneck lets through
+    (what beta trades against). Gaussian models only."""
+    pairs = torch.from_numpy(data.pairs)
+    total = sum(float(model.encode_pairs(chunk.to(model.device))[2]["kl"]) * len(chunk)
+                for chunk in pairs.split(batch_size))
+    return total / len(pairs)
+
+
 def _probe_scores(x_train, y_train, x_test, y_test) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
@@ -221,10 +231,13 @@ def latent_map(latents: np.ndarray, data: Transitions, games: list[str], path: P
 
 
 def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 2400, ks: tuple[int, ...] = (4, 8, 12),
-                 seed: int = 0, map_path: Path | None = None, controllability_pairs: int = 2048) -> dict[str, Any]:
+                 seed: int = 0, map_path: Path | None = None, controllability_pairs: int = 2048,
+                 data: Transitions | None = None) -> dict[str, Any]:
     """All of the above for one model; returns a JSON-ready dict. Controllability decodes every pair once per
-    latent it tries (2 + 2 per k), so it runs on a seeded random subset of `controllability_pairs` pairs."""
-    data = test_transitions(games, per_game, seed)
+    latent it tries (2 + 2 per k), so it runs on a seeded random subset of `controllability_pairs` pairs.
+    `data`: the `test_transitions(games, per_game, seed)` to score, when several models share them."""
+    if data is None:
+        data = test_transitions(games, per_game, seed)
     latents = encode_transitions(model, data)
     subset = np.sort(np.random.default_rng(seed).permutation(len(latents))[:controllability_pairs])
     report = {"settings": {"games": games, "pairs_per_game": per_game, "seed": seed, "ks": list(ks),
@@ -235,6 +248,8 @@ def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 240
               "controllability": controllability(model, data.take(subset), latents[subset], ks, games, seed)}
     if model.config.quantizer == "vq":
         report["code_usage"] = code_usage(latents)
+    else:
+        report["latent_kl_nats"] = latent_kl(model, data)
     if map_path is not None:
         report["map"] = str(latent_map(latents, data, games, map_path, seed))
     return report
@@ -280,6 +295,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
               f"- reconstruction PSNR of f_t+1: {ctrl['reconstruction_psnr']:.2f} dB "
               f"(copying f_t: {ctrl['copy_last_frame_psnr']:.2f} dB)",
               f"- delta-PSNR (inferred vs random latent): {ctrl['delta_psnr']:+.2f} dB",
+              *([f"- KL of the latent actions from the prior: {report['latent_kl_nats']:.2f} nats"]
+                if "latent_kl_nats" in report else []),
               f"- delta-PSNR of k-means control options: {options}"]
     if "code_usage" in report:
         usage = report["code_usage"]
