@@ -30,11 +30,12 @@ def main() -> None:
     parser.add_argument("--betas", type=float, nargs="+", default=[2e-5, 2e-4, 2e-3])
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=32)
     # 2,400 per game is lam_eval's default: the same test transitions as the shipped model's report.
     parser.add_argument("--pairs-per-game", type=int, default=2400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/beta-sweep"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "beta_sweep")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "beta_sweep_cpu")
     parser.add_argument("--quick", action="store_true", help="tiny model, few steps, 2 games: checks it runs")
     args = parser.parse_args()
     games = ["maze", "heist"] if args.quick else list(PROCGEN_GAMES)
@@ -42,7 +43,7 @@ def main() -> None:
         args.preset, args.steps, args.pairs_per_game = "tiny", 4, 30
     # The default schedule keeps the KL off for 2000 steps; a short sweep scales that to a fifth each way.
     free = warmup = args.steps // 5
-    settings = {"betas": args.betas, "preset": args.preset, "steps": args.steps, "batch_size": 32,
+    settings = {"betas": args.betas, "preset": args.preset, "steps": args.steps, "batch_size": args.batch_size,
                 "kl_free_steps": free, "kl_warmup_steps": warmup, "games": games,
                 "pairs_per_game": args.pairs_per_game, "seed": args.seed,
                 "data": "live Procgen stream, train levels, held-random policy; scored on test levels 0-999"}
@@ -50,9 +51,9 @@ def main() -> None:
     data = test_transitions(games, args.pairs_per_game, seed=args.seed)
     rows = []
     for beta in args.betas:
-        config = LamTrainConfig(out=args.runs / f"beta_{beta:g}", preset=args.preset, steps=args.steps, games=games,
-                                beta=beta, kl_free_steps=free, kl_warmup_steps=warmup, seed=args.seed,
-                                num_workers=0 if args.quick else 1)
+        config = LamTrainConfig(out=args.runs / f"beta_{beta:g}", preset=args.preset, steps=args.steps,
+                                batch_size=args.batch_size, games=games, beta=beta, kl_free_steps=free,
+                                kl_warmup_steps=warmup, seed=args.seed, num_workers=0 if args.quick else 1)
         model = LatentActionModel.from_pretrained(train_lam(config, progress=not args.quick))
         report = evaluate_lam(model, games, args.pairs_per_game, ks=(8,), seed=args.seed, data=data)
         rows.append(sweep_row(beta, report, model.metadata))
