@@ -58,8 +58,9 @@ def main() -> None:
         report = evaluate_lam(model, games, args.pairs_per_game, ks=(8,), seed=args.seed, data=data)
         rows.append(sweep_row(beta, report, model.metadata))
         print(json.dumps(rows[-1]), flush=True)
-    write_report(args.out, "beta_sweep", {"settings": settings, "results": rows}, markdown(rows, settings))
-    print("\n".join(markdown(rows, settings)))
+    table = markdown(rows, settings)
+    write_report(args.out, "beta_sweep", {"settings": settings, "results": rows}, table)
+    print("\n".join(table))
 
 
 def sweep_row(beta: float, report: dict, metadata: dict) -> dict:
@@ -92,6 +93,7 @@ def markdown(rows: list[dict], settings: dict) -> list[str]:
     lines += ["", "chance: 20% (moves+noop), 6.7% (all 15); 'visible moves': moves+noop whose next frame differs from "
               "every other move's (save/restore in the real game)"]
     return lines
+
 
 if __name__ == "__main__":
     main()

@@ -91,20 +91,18 @@ def test_transitions(games: list[str], per_game: int, seed: int = 0, num_envs: i
 
 
 @torch.no_grad()
-def encode_transitions(model: LatentActionModel, data: Transitions, batch_size: int = 256) -> np.ndarray:
-    pairs = torch.from_numpy(data.pairs)
-    return torch.cat([model.encode_pairs(chunk.to(model.device))[1].cpu()
-                      for chunk in pairs.split(batch_size)]).numpy()
-
-
-@torch.no_grad()
-def latent_kl(model: LatentActionModel, data: Transitions, batch_size: int = 256) -> float:
-    """Mean KL of the latent actions of `data` from the prior, in nats: how much the bottleneck lets through
-    (what beta trades against). Gaussian models only."""
-    pairs = torch.from_numpy(data.pairs)
-    total = sum(float(model.encode_pairs(chunk.to(model.device))[2]["kl"]) * len(chunk)
-                for chunk in pairs.split(batch_size))
-    return total / len(pairs)
+def encode_transitions(model: LatentActionModel, data: Transitions, batch_size: int = 256
+                       ) -> tuple[np.ndarray, float | None]:
+    """Deterministic latent actions (N, latent_dim) of `data`, and their mean KL from the prior in nats (how much
+    the bottleneck lets through, what beta trades against; None for a VQ model), in one encoder pass."""
+    gaussian = model.config.quantizer == "gaussian"
+    means, kl_total = [], 0.0
+    for chunk in torch.from_numpy(data.pairs).split(batch_size):
+        _, mean, terms = model.encode_pairs(chunk.to(model.device))
+        means.append(mean.cpu())
+        if gaussian:
+            kl_total += float(terms["kl"]) * len(chunk)
+    return torch.cat(means).numpy(), kl_total / len(data.pairs) if gaussian else None
 
 
 def _probe_scores(x_train, y_train, x_test, y_test) -> dict[str, float]:
@@ -238,7 +236,7 @@ def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 240
     `data`: the `test_transitions(games, per_game, seed)` to score, when several models share them."""
     if data is None:
         data = test_transitions(games, per_game, seed)
-    latents = encode_transitions(model, data)
+    latents, kl = encode_transitions(model, data)
     subset = np.sort(np.random.default_rng(seed).permutation(len(latents))[:controllability_pairs])
     report = {"settings": {"games": games, "pairs_per_game": per_game, "seed": seed, "ks": list(ks),
                            "controllability_pairs": int(len(subset)), "levels": "test (0-999)",
@@ -249,7 +247,7 @@ def evaluate_lam(model: LatentActionModel, games: list[str], per_game: int = 240
     if model.config.quantizer == "vq":
         report["code_usage"] = code_usage(latents)
     else:
-        report["latent_kl_nats"] = latent_kl(model, data)
+        report["latent_kl_nats"] = kl
     if map_path is not None:
         report["map"] = str(latent_map(latents, data, games, map_path, seed))
     return report
