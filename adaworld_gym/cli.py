@@ -228,6 +228,8 @@ def train_wm_command(
                                   "(its decoder on the last frame and the latent action); latent_action only."),
         hint_noise: bool = typer.Option(False, help="Draw the hint from the noised last memory frame the "
                                         "denoiser sees (memory noise augmentation), not the clean one."),
+        condition_sample: bool = typer.Option(False, help="Condition on a draw from the latent action model's "
+                                              "posterior, not its mean (Gaussian latent action models)."),
         change_weight: float = typer.Option(0.0, min=0.0, help="Extra loss weight of latent cells whose pixels "
                                             "changed since the last memory frame (0: the paper's plain loss)."),
         steps: int = typer.Option(6000, min=1, help="Optimizer steps in total (a resumed run continues)."),
@@ -246,7 +248,7 @@ def train_wm_command(
     config = WmTrainConfig(out=out, autoencoder=autoencoder, condition=condition,
                            latent_action_model=latent_action_model, preset=preset, scale_shift=scale_shift,
                            condition_channels=condition_channels, hint=hint, hint_noise=hint_noise,
-                           change_weight=change_weight, steps=steps,
+                           condition_sample=condition_sample, change_weight=change_weight, steps=steps,
                            batch_size=batch_size, lr=lr, games=_parse_games(games), datasets=dataset or None,
                            num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every,
                            policy=policy)

@@ -217,12 +217,34 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
     assert list((tmp_path / "wm" / "videos").glob("*.mp4"))
     LatentActionModel(lam_preset("tiny")).save_pretrained(tmp_path / "lam")
     hinted = WmTrainConfig(out=tmp_path / "wm-hint", autoencoder=ae_folder, latent_action_model=tmp_path / "lam",
-                           hint=True, hint_noise=True, preset="tiny", steps=2, batch_size=4, games=["bigfish"],
-                           datasets=[data], num_workers=0, image_every=0)
+                           hint=True, hint_noise=True, condition_sample=True, preset="tiny", steps=2, batch_size=4,
+                           games=["bigfish"], datasets=[data], num_workers=0, image_every=0)
     exported = WorldModel.from_pretrained(train_wm(hinted, progress=False)).denoiser.config
     assert exported.hint_resolution == 64 and exported.hint_noise  # adaptation fine-tunes the same way
     with pytest.raises(ValueError, match="hint_noise needs a hint"):
         train_wm(WmTrainConfig(out=tmp_path / "bad", autoencoder=ae_folder, hint_noise=True), progress=False)
+    with pytest.raises(ValueError, match="'flow' condition has none"):
+        train_wm(WmTrainConfig(out=tmp_path / "bad", autoencoder=ae_folder, condition="flow", condition_sample=True),
+                 progress=False)
+
+
+def test_latent_action_condition_samples_around_its_mean():
+    from adaworld_gym.models.conditions import make_condition
+    from adaworld_gym.models.latent_action import frames_to_float
+
+    torch.manual_seed(0)
+    condition = make_condition("latent_action", LatentActionModel(lam_preset("tiny")))
+    frames = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    previous, following = frames[:1].expand(1024, -1, -1, -1), frames[1:].expand(1024, -1, -1, -1)
+    mean, draws = condition(previous, following), condition.sample(previous, following)
+    with torch.no_grad():
+        token = condition.model.action_features(frames_to_float(torch.stack([frames[:1], frames[1:]], dim=1)))
+        std = (0.5 * condition.model.to_latent(token).chunk(2, dim=-1)[1]).exp()[0]
+    assert not torch.allclose(draws[0], draws[1])  # fresh noise per transition
+    assert torch.allclose(draws.mean(0), mean[0], atol=float(5 * std.max() / 32))  # 5 standard errors of 1024
+    assert torch.allclose(draws.std(0), std, rtol=0.15)
+    vq = make_condition("latent_action", LatentActionModel(lam_preset("tiny", quantizer="vq")))
+    assert torch.equal(vq.sample(previous[:2], following[:2]), vq(previous[:2], following[:2]))
 
 
 def test_test_clips_refuse_impossible_lengths():

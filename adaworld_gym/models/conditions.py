@@ -48,6 +48,13 @@ class LatentActionCondition:
         pairs = torch.stack([previous, following], dim=1).to(self.model.device)
         return self.model.encode_pairs(pairs)[1].float()
 
+    @torch.no_grad()
+    def sample(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        """A draw from the posterior (Gaussian models; a VQ model gives its code, as `__call__` does)."""
+        pairs = torch.stack([previous, following], dim=1).to(self.model.device)
+        drawn, deterministic, _ = self.model.encode_pairs(pairs, sample=True)
+        return (drawn if self.model.config.quantizer == "gaussian" else deterministic).float()
+
     def predict(self, previous: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
         """The latent action model's own next frame (B, 3, H, W) in [0, 1] from uint8 frames and latent actions:
         the world model's next-frame hint. Not under no_grad, so an action table can learn through it."""
