@@ -78,7 +78,8 @@ def collect_command(
         games: str = typer.Option("all", help="Comma-separated games, or 'all' (all 16 Procgen games)."),
         source: str = typer.Option("procgen", help="procgen or atari (Atari names like Pong,Breakout)."),
         frames_per_game: int = typer.Option(10_000, min=1, help="Steps of complete episodes per game."),
-        per_action: Optional[int] = typer.Option(None, min=1, help="Few-shot mode: exactly N steps per action."),
+        per_action: Optional[int] = typer.Option(None, min=1, help="Few-shot mode: exactly N steps per action "
+                                           "(policy random or held)."),
         num_envs: int = typer.Option(16, min=1, help="Environments stepped together."),
         policy: str = typer.Option("held", help="random, held (random actions held 1..max-hold steps) or sb3."),
         max_hold: int = typer.Option(16, min=1, help="Longest hold of the 'held' policy."),

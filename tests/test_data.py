@@ -88,6 +88,21 @@ def test_few_shot_collects_exactly_n_per_action_from_given_levels(tmp_path):
     assert collect(config, progress=False).num_steps() == 100  # rerunning adds nothing
 
 
+def test_few_shot_holds_actions_under_the_held_policy_and_refuses_an_agent(tmp_path):
+    runs = {}
+    for policy in ("random", "held"):
+        store = collect(CollectConfig(out=tmp_path / policy, games=["maze"], per_action=40, actions="moves",
+                                      policy=policy, max_hold=8), progress=False)
+        actions = np.concatenate([read_episode(p).actions for p in store.episode_paths()])
+        assert np.bincount(actions, minlength=4).tolist() == [40, 40, 40, 40]
+        runs[policy] = len(actions) / (1 + np.count_nonzero(np.diff(actions)))  # mean length of a run
+        assert store.info.policy == ("fewshot-40-held-8" if policy == "held" else "fewshot-40")
+    # Uniform over 4 actions: runs of about 4/3 steps; held 1..8 steps: about 4.5 (shorter where a quota ends).
+    assert runs["random"] < 1.6 and runs["held"] > 3.0
+    with pytest.raises(ValueError, match="policy must be 'random' or 'held', got 'sb3'"):
+        collect(CollectConfig(out=tmp_path / "sb3", games=["maze"], per_action=4, policy="sb3"), progress=False)
+
+
 def test_atari_source_resizes_and_keeps_terminal_frames(tmp_path):
     store = collect(CollectConfig(out=tmp_path / "atari", source="atari", games=["Breakout"],
                                   frames_per_game=100, num_envs=2), progress=False)

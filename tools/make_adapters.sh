@@ -11,7 +11,7 @@ GAMES=${GAMES:-$ALL}; SUBSETS=${SUBSETS:-full moves}; STAGE=${STAGE:-runs/adapte
 SHIPPED=adaworld_gym/weights/adapters
 for subset in $SUBSETS; do
   [ -d "data/fewshot-$subset" ] || adaworld collect --out "data/fewshot-$subset" --games all --per-action 100 \
-      --actions "$subset" --split train
+      --actions "$subset" --split train --policy random  # the shipped adapters: a new action every step
   for game in ${GAMES//,/ }; do
     # An adapter whose config is in the stage is complete (the config is written last): a rerun resumes.
     [ -f "$STAGE/$game-$subset/config.json" ] && continue

@@ -17,7 +17,8 @@ from adaworld_gym.envs.procgen_games import split_levels
 @dataclass
 class CollectConfig:
     """What to collect. `frames_per_game` counts environment steps of complete episodes; `per_action`, if
-    set, switches to few-shot mode: exactly that many steps of each action, with one environment."""
+    set, switches to few-shot mode: exactly that many steps of each action, with one environment, drawn
+    uniformly ('random') or held for 1..max_hold steps ('held', as the live training stream and test clips)."""
 
     out: Path
     games: list[str]
@@ -43,8 +44,8 @@ class CollectConfig:
         procgen = self.source == "procgen"
         start, num = self.levels()
         policy = f"fewshot-{self.per_action}" if self.per_action else self.policy
-        if self.policy == "held" and not self.per_action:
-            policy += f"-{self.max_hold}"
+        if self.policy == "held":
+            policy += f"-held-{self.max_hold}" if self.per_action else f"-{self.max_hold}"
         return DatasetInfo(source=self.source, games=games, resolution=self.resolution, num_actions=num_actions,
                            policy=policy, start_level=start if procgen else None,
                            num_levels=num if procgen else None,
@@ -94,7 +95,8 @@ def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_in
         for path in store.episode_paths(game):
             with open_episode(path) as f:  # the actions only, not the frames
                 np.add.at(counts, f["actions"][:], 1)
-        policy = QuotaRandomPolicy(num_actions, config.per_action, seed)
+        policy = QuotaRandomPolicy(num_actions, config.per_action, seed,
+                                   max_hold=config.max_hold if config.policy == "held" else 1)
         policy.remaining -= counts
         if (policy.remaining < 0).any():
             raise ValueError(f"{store.root}: holds more than {config.per_action} steps of some action of {game}")
@@ -136,6 +138,9 @@ def collect(config: CollectConfig, progress: bool = True) -> EpisodeStore:
     """Collect (or continue collecting) `config.games` into `config.out`; returns the dataset."""
     if config.source == "video":
         raise ValueError("video folders are ingested with ingest_videos(), not collect()")
+    if config.per_action and config.policy not in ("random", "held"):
+        raise ValueError(f"few-shot collection (per_action) draws random actions to fill each action's quota: "
+                         f"policy must be 'random' or 'held', got {config.policy!r}")
     games = check_games(config.source, config.games)
     num_actions = {}
     for name, env_game in zip(games, config.games):

@@ -48,14 +48,19 @@ class HeldRandomPolicy:
 
 
 class QuotaRandomPolicy:
-    """Uniform random over the actions whose quota is not yet used up: exactly `per_action` steps of each
-    action in total, for few-shot adaptation data. Works on one environment."""
+    """Random actions among those whose quota is not yet used up, each held for 1 to `max_hold` steps (uniform;
+    1: a new action every step): exactly `per_action` steps of each action in total, for few-shot adaptation
+    data. A hold ends early when its action's quota runs out. Works on one environment."""
 
-    def __init__(self, num_actions: int, per_action: int, seed: int = 0):
+    def __init__(self, num_actions: int, per_action: int, seed: int = 0, max_hold: int = 1):
         if per_action < 1:
             raise ValueError(f"per_action must be >= 1, got {per_action}")
+        if max_hold < 1:
+            raise ValueError(f"max_hold must be >= 1, got {max_hold}")
         self.remaining = np.full(num_actions, per_action, dtype=np.int64)
+        self.max_hold = max_hold
         self.rng = np.random.default_rng(seed)
+        self.action, self.left = 0, 0
 
     @property
     def done(self) -> bool:
@@ -64,9 +69,13 @@ class QuotaRandomPolicy:
     def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
         if len(obs) != 1:
             raise ValueError("few-shot collection takes exactly one environment")
-        action = int(self.rng.choice(np.flatnonzero(self.remaining)))
-        self.remaining[action] -= 1
-        return np.array([action])
+        if self.left <= 0 or episode_start[0] or not self.remaining[self.action]:
+            self.action = int(self.rng.choice(np.flatnonzero(self.remaining)))
+            # max_hold 1 draws nothing here, so the uniform policy's actions stay what they were before holds
+            self.left = int(self.rng.integers(1, self.max_hold + 1)) if self.max_hold > 1 else 1
+        self.remaining[self.action] -= 1
+        self.left -= 1
+        return np.array([self.action])
 
 
 class SB3Policy:

@@ -21,6 +21,7 @@ from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import (FewShotData, few_shot_conditions, finetune, initial_action_map,
                                           limit_per_action, load_few_shot)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
+from adaworld_gym.data.episodes import EpisodeStore
 from adaworld_gym.evaluation.wm_eval import horizon_scores, psnr_margin, test_clips
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
@@ -134,7 +135,8 @@ def procgen_task(dataset: str | Path, game: str, memory: int, clips: int, seed: 
     data = load_few_shot(dataset, game, 15)
     frames, actions = test_clips([game], clips, memory + max(HORIZONS), seed)
     return AdaptationTask(game, gym.spaces.Discrete(15), data, frames, actions,
-                          "few-shot: training levels, uniform-random actions; test: levels 0-999, held-random play")
+                          f"few-shot: training levels, policy {EpisodeStore(dataset).info.policy}; test: levels "
+                          "0-999, held-random play")
 
 
 def env_task(env_id: str, env_kwargs: dict[str, Any], samples_per_action: int, memory: int, clips: int,
