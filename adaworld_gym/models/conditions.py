@@ -43,17 +43,19 @@ class LatentActionCondition:
         self.model = model.eval().requires_grad_(False)
         self.dim = model.config.latent_dim
 
-    @torch.no_grad()
     def __call__(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
-        pairs = torch.stack([previous, following], dim=1).to(self.model.device)
-        return self.model.encode_pairs(pairs)[1].float()
+        return self._latents(previous, following, sample=False)
 
-    @torch.no_grad()
     def sample(self, previous: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
         """A draw from the posterior (Gaussian models; a VQ model gives its code, as `__call__` does)."""
+        return self._latents(previous, following, sample=True)
+
+    @torch.no_grad()
+    def _latents(self, previous: torch.Tensor, following: torch.Tensor, sample: bool) -> torch.Tensor:
         pairs = torch.stack([previous, following], dim=1).to(self.model.device)
-        drawn, deterministic, _ = self.model.encode_pairs(pairs, sample=True)
-        return (drawn if self.model.config.quantizer == "gaussian" else deterministic).float()
+        drawn, deterministic, _ = self.model.encode_pairs(pairs, sample=sample)
+        # A Gaussian model's draw when sampling, else the deterministic latent (its mean, or a VQ code vector).
+        return (drawn if sample and self.model.config.quantizer == "gaussian" else deterministic).float()
 
     def predict(self, previous: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
         """The latent action model's own next frame (B, 3, H, W) in [0, 1] from uint8 frames and latent actions:

@@ -64,6 +64,14 @@ def hint_function(autoencoder: FrameAutoencoder, condition: Condition,
     return hint
 
 
+def channels_last(autoencoder: FrameAutoencoder, condition: Condition) -> None:
+    """Put the frame autoencoder and a latent action condition's model (it labels transitions and may draw the
+    next-frame hint) in NHWC layout, where their convolutions run faster on CPU; outputs change by rounding only."""
+    autoencoder.to(memory_format=torch.channels_last)
+    if isinstance(condition, LatentActionCondition):
+        condition.model.to(memory_format=torch.channels_last)
+
+
 class WorldModel(nn.Module):
     def __init__(self, autoencoder: FrameAutoencoder, denoiser: Denoiser, condition: Condition):
         super().__init__()
@@ -80,10 +88,8 @@ class WorldModel(nn.Module):
                              f"{autoencoder.config.resolution})")
         self.autoencoder, self.denoiser, self.condition = autoencoder, denoiser, condition
         # Convolutions in NHWC layout: about 20% more rollout frames/s on CPU (benchmarks/rollout_speed.py).
-        self.autoencoder.to(memory_format=torch.channels_last)
+        channels_last(autoencoder, condition)
         self.denoiser.to(memory_format=torch.channels_last)
-        if isinstance(condition, LatentActionCondition):  # it labels transitions and may draw the next-frame hint
-            condition.model.to(memory_format=torch.channels_last)
         self.metadata: dict[str, Any] = {}
 
     @property

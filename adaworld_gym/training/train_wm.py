@@ -16,12 +16,12 @@ from typing import Any
 import torch
 
 from adaworld_gym.models.change_weights import change_weights
-from adaworld_gym.models.conditions import LatentActionCondition, make_condition
+from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.latent_action import frames_to_float
-from adaworld_gym.models.world_model import WorldModel, hint_function
+from adaworld_gym.models.world_model import WorldModel, channels_last, hint_function
 from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
 from adaworld_gym.training.train_lam import clip_loader
 from adaworld_gym.weights import pretrained_path
@@ -54,9 +54,8 @@ class WmTask:
                  condition_sample: bool = False):
         # Convolutions in NHWC layout: the frozen encoder's pass over every clip frame is most of a CPU step
         # (a step of the cpu preset at batch 32 took 1.15 s in NCHW, 0.82 s in NHWC on 2 cores).
-        self.autoencoder = autoencoder.eval().requires_grad_(False).to(memory_format=torch.channels_last)
-        if isinstance(condition, LatentActionCondition):
-            condition.model.to(memory_format=torch.channels_last)
+        self.autoencoder = autoencoder.eval().requires_grad_(False)
+        channels_last(autoencoder, condition)
         self.condition, self.memory, self.change_weight = condition, memory, change_weight
         self.label = condition.sample if condition_sample else condition
 
