@@ -14,6 +14,9 @@ Each method: the action map (averaged latent actions / fitted MLP, or random), f
 open-loop PSNR/SSIM at 10 and 20 steps on test clips with their real actions after each number of fine-tuning
 steps. `--data-methods` repeats the named methods with the first N transitions of each action (discrete only).
 Writes adaptation.json (resumable: finished runs are skipped), adaptation.md and adaptation_curves.png to --out.
+A game's test clips are drawn with --seed plus its position in --games, so resume with the games listed as before:
+a resume that would score runs differently (other clips, steps, sampler, batch, learning rates, or a method name
+pointing elsewhere) is refused instead of mixed into the report.
 """
 
 from __future__ import annotations

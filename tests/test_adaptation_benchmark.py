@@ -71,6 +71,20 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     subprocess.run(command, check=True, capture_output=True)
     again = json.loads((tmp_path / "out" / "adaptation.json").read_text())
     assert again["runs"]["ninja/agnostic/3"]["0"]["psnr"]["10"] == 42.0
+    assert again["test_seeds"] == {"ninja": 0}
+
+    # It refuses to add runs scored another way: other fine-tuning steps, a method name on another model, or
+    # the game's test clips drawn with another seed (as listing it at another position in --games does).
+    steps_at = command.index("--steps")
+    for changed, message in ((command[:steps_at + 2] + ["3"] + command[steps_at + 3:], "steps: [0, 2] there"),
+                             (command + ["--method", f"agnostic={tmp_path / 'adaworld'}"], "method agnostic"),
+                             (command + ["--seed", "1"], "seed: 0 there, 1 now")):
+        refused = subprocess.run(changed, capture_output=True, text=True)
+        assert refused.returncode != 0 and message in refused.stderr
+    again["test_seeds"]["ninja"] = 7
+    (tmp_path / "out" / "adaptation.json").write_text(json.dumps(again))
+    refused = subprocess.run(command, capture_output=True, text=True)
+    assert refused.returncode != 0 and "ninja: the report's runs were scored on test clips of seed 7" in refused.stderr
 
 
 def test_margin_standard_error_is_paired_over_clips():

@@ -126,6 +126,7 @@ class AdaptationTask:
     data: FewShotData
     frames: torch.Tensor  # (C, K + max horizon, 3, H, W) uint8
     actions: torch.Tensor  # (C, K + max horizon - 1, ...) as `actions_to_tensor` gives them
+    test_seed: int  # what the test clips were drawn with: a resumed report must score a game on the same clips
     description: str = ""
 
 
@@ -134,7 +135,7 @@ def procgen_task(dataset: str | Path, game: str, memory: int, clips: int, seed: 
     held-random test-level clips."""
     data = load_few_shot(dataset, game, 15)
     frames, actions = test_clips([game], clips, memory + max(HORIZONS), seed)
-    return AdaptationTask(game, gym.spaces.Discrete(15), data, frames, actions,
+    return AdaptationTask(game, gym.spaces.Discrete(15), data, frames, actions, seed,
                           f"few-shot: training levels, policy {EpisodeStore(dataset).info.policy}; test: levels "
                           "0-999, held-random play")
 
@@ -159,7 +160,7 @@ def env_task(env_id: str, env_kwargs: dict[str, Any], samples_per_action: int, m
     first = [int(torch.nonzero(test.episode == e)[0]) for e, _ in picked]
     frames = torch.stack([test.frames[e][s:s + length] for e, s in picked])
     actions = torch.stack([test.actions[i + s:i + s + length - 1] for i, (_, s) in zip(first, picked)])
-    return AdaptationTask(env_id, env.action_space, data, frames, actions,
+    return AdaptationTask(env_id, env.action_space, data, frames, actions, seed,
                           f"few-shot and test: held-random actions, seeds {seed} and {seed + 10_000}")
 
 
@@ -176,13 +177,35 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
     sampler = sampler or SamplerConfig()
     say = print if progress else (lambda *a: None)
     report = report or {}
-    report["settings"] = {"methods": [asdict(m) for m in methods], "games": [t.name for t in tasks],
+    scoring = {"steps": list(steps), "clips": len(tasks[0].frames), "batch_size": batch_size, "lr": lr,
+               "scratch_lr": scratch_lr, "sampler": asdict(sampler), "seed": seed, "horizons": list(HORIZONS)}
+    before = report.get("settings", {})
+    # Resuming adds runs to a report only if they are scored as its earlier ones were.
+    ran = {key.split("/")[1] for key in report.get("runs", {})}
+    earlier = {m["name"]: m for m in before.get("methods", [])}
+    changed = [f"{k}: {before[k]} there, {v} now" for k, v in scoring.items() if ran and before.get(k, v) != v]
+    changed += [f"method {m.name}: {earlier[m.name]} there, {asdict(m)} now" for m in methods
+                if m.name in ran and earlier.get(m.name, asdict(m)) != asdict(m)]
+    if changed:
+        raise ValueError(f"the report's runs were made with other settings ({'; '.join(changed)}): write to "
+                         "another --out")
+    # A resumed report keeps describing the games and methods of its earlier runs too.
+    named = earlier | {m.name: asdict(m) for m in methods}
+    report["settings"] = {"methods": list(named.values()),
+                          "games": list(dict.fromkeys(before.get("games", []) + [t.name for t in tasks])),
                           "per_action": per_action, "data_methods": list(data_methods),
-                          "data_sizes": list(data_sizes), "steps": list(steps), "clips": len(tasks[0].frames),
-                          "batch_size": batch_size, "lr": lr, "scratch_lr": scratch_lr, "sampler": asdict(sampler),
-                          "seed": seed, "horizons": list(HORIZONS), "data": {t.name: t.description for t in tasks}}
+                          "data_sizes": list(data_sizes), **scoring,
+                          "data": before.get("data", {}) | {t.name: t.description for t in tasks}}
     runs, transitions = report.setdefault("runs", {}), report.setdefault("transitions", {})
+    test_seeds = report.setdefault("test_seeds", {})
     for task in tasks:
+        done = any(key.startswith(f"{task.name}/") for key in runs)
+        if done and test_seeds.get(task.name, task.test_seed) != task.test_seed:
+            raise ValueError(f"{task.name}: the report's runs were scored on test clips of seed "
+                             f"{test_seeds[task.name]}, this run draws them with seed {task.test_seed} (a Procgen "
+                             "game's clips use --seed plus its position in --games): list the games as before, "
+                             "or write to another --out")
+        test_seeds[task.name] = task.test_seed
         jobs = [(m, per_action) for m in methods]
         if isinstance(task.space, gym.spaces.Discrete):
             jobs += [(m, n) for m in methods if m.name in data_methods for n in data_sizes if n != per_action]
