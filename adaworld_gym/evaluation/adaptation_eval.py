@@ -180,8 +180,10 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
     scoring = {"steps": list(steps), "clips": len(tasks[0].frames), "batch_size": batch_size, "lr": lr,
                "scratch_lr": scratch_lr, "sampler": asdict(sampler), "seed": seed, "horizons": list(HORIZONS)}
     before = report.get("settings", {})
-    # Resuming adds runs to a report only if they are scored as its earlier ones were.
-    ran = {key.split("/")[1] for key in report.get("runs", {})}
+    # Resuming adds runs to a report only if they are scored as its earlier ones were. Keys are
+    # "task/method/n", and a task may hold slashes itself (an env id such as ALE/Breakout-v5).
+    done = [key.rsplit("/", 2) for key in report.get("runs", {})]
+    ran, done_tasks = {method for _, method, _ in done}, {task for task, _, _ in done}
     earlier = {m["name"]: m for m in before.get("methods", [])}
     changed = [f"{k}: {before[k]} there, {v} now" for k, v in scoring.items() if ran and before.get(k, v) != v]
     changed += [f"method {m.name}: {earlier[m.name]} there, {asdict(m)} now" for m in methods
@@ -189,6 +191,13 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
     if changed:
         raise ValueError(f"the report's runs were made with other settings ({'; '.join(changed)}): write to "
                          "another --out")
+    test_seeds = report.setdefault("test_seeds", {})
+    for task in tasks:
+        if task.name in done_tasks and test_seeds.get(task.name, task.test_seed) != task.test_seed:
+            raise ValueError(f"{task.name}: the report's runs were scored on test clips of seed "
+                             f"{test_seeds[task.name]}, this run draws them with seed {task.test_seed} (a Procgen "
+                             "game's clips use --seed plus its position in --games): list the games as before, "
+                             "or write to another --out")
     # A resumed report keeps describing the games and methods of its earlier runs too.
     named = earlier | {m.name: asdict(m) for m in methods}
     report["settings"] = {"methods": list(named.values()),
@@ -196,16 +205,9 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
                           "per_action": per_action, "data_methods": list(data_methods),
                           "data_sizes": list(data_sizes), **scoring,
                           "data": before.get("data", {}) | {t.name: t.description for t in tasks}}
+    test_seeds.update({task.name: task.test_seed for task in tasks})
     runs, transitions = report.setdefault("runs", {}), report.setdefault("transitions", {})
-    test_seeds = report.setdefault("test_seeds", {})
     for task in tasks:
-        done = any(key.startswith(f"{task.name}/") for key in runs)
-        if done and test_seeds.get(task.name, task.test_seed) != task.test_seed:
-            raise ValueError(f"{task.name}: the report's runs were scored on test clips of seed "
-                             f"{test_seeds[task.name]}, this run draws them with seed {task.test_seed} (a Procgen "
-                             "game's clips use --seed plus its position in --games): list the games as before, "
-                             "or write to another --out")
-        test_seeds[task.name] = task.test_seed
         jobs = [(m, per_action) for m in methods]
         if isinstance(task.space, gym.spaces.Discrete):
             jobs += [(m, n) for m in methods if m.name in data_methods for n in data_sizes if n != per_action]
