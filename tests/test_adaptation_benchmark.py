@@ -121,3 +121,37 @@ def test_paired_mean_margin_weighs_groups_equally_and_pairs_the_cases():
     # Differences (1, 0, 0, 1) and (0, 0.5): per-group variance / n, summed, over 2 groups squared.
     assert result["se"] ** 2 == pytest.approx((1 / 3 / 4 + 0.125 / 2) / 4)
     assert paired_mean_margin([[0.3, 0.7]], [[0.2, 0.6]])["se"] == pytest.approx(0.0)  # a constant lead
+
+
+def _one_training_report(psnr: dict[str, float], clip_errors: dict[str, list[float]], **settings) -> dict:
+    """A report of one training per method on one game, with one fine-tuning step count (0)."""
+    runs = {f"ninja/{method}/3": {"0": {"psnr": {"10": value}, "mse_per_clip": {"10": clip_errors[method]}}}
+            for method, value in psnr.items()}
+    base = {"games": ["ninja"], "per_action": 3, "steps": [0], "clips": 2, "seed": 0, "methods": [],
+            "data": {"ninja": "few-shot"}}
+    return {"settings": base | settings, "runs": runs}
+
+
+def test_margins_across_trainings_add_the_spread_between_trainings_and_refuse_mixed_reports():
+    from adaworld_gym.evaluation.adaptation_eval import margins_across_trainings, trainings_table
+
+    errors = {"lead": [0.01, 0.02], "other": [0.02, 0.02]}
+    first = _one_training_report({"lead": 21.0, "other": 20.0}, errors)
+    second = _one_training_report({"lead": 19.5, "other": 20.0}, {**errors, "lead": [0.012, 0.03]})
+    cell = margins_across_trainings([first, second], "lead", ("other",))["ninja"]["other"]["0"]
+    assert cell["per_training"] == [1.0, -0.5] and cell["dB"] == pytest.approx(0.25) and cell["ahead_in"] == 1
+    assert cell["se_between_trainings"] == pytest.approx(0.75)  # sd of (1, -0.5) over sqrt(2)
+    clips = bootstrap_margin_se([errors["lead"], [0.012, 0.03]], [errors["other"]] * 2)
+    assert cell["se_clips"] == pytest.approx(clips) and clips > 0
+    assert cell["se"] == pytest.approx((0.75 ** 2 + clips ** 2) ** 0.5)
+    assert "| ninja | other | +0.25 ± " in "\n".join(trainings_table({"ninja": {"other": {"0": cell}}}, "lead"))
+    # One training scored the same for both methods gives the single-report clip error.
+    assert bootstrap_margin_se([errors["lead"]] * 2, [errors["other"]] * 2) == bootstrap_margin_se(
+        errors["lead"], errors["other"])
+
+    for bad, message in ((_one_training_report({"lead": 1.0, "other": 2.0}, errors, clips=4), "scored differently"),
+                         ({**second, "test_seeds": {"ninja": 5}}, "different test clips"),
+                         (first, "one training counted twice")):
+        with pytest.raises(ValueError, match=message):
+            margins_across_trainings([first, bad], "lead", ("other",))
+    assert margins_across_trainings([first], "lead", ("other",)) == {}  # one training has no spread to measure

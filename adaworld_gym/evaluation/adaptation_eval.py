@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from adaworld_gym.adaptation.action_map import ActionMap
@@ -22,6 +23,7 @@ from adaworld_gym.adaptation.adapt import (FewShotData, few_shot_conditions, fin
                                           limit_per_action, load_few_shot)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
 from adaworld_gym.data.episodes import EpisodeStore
+from adaworld_gym.evaluation.metrics import bootstrap_margin_se
 from adaworld_gym.evaluation.wm_eval import horizon_scores, psnr_margin, test_clips
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
@@ -304,3 +306,68 @@ def margins_table(margins_of: dict[str, Any], leader: str, horizon: str = "10") 
                 + " |")
     return lines
 
+
+
+def report_test_seeds(report: dict[str, Any]) -> dict[str, int]:
+    """Each game's test-clip seed; reports made before they were stored drew them, as the benchmark always has,
+    with the seed plus the game's position in its games."""
+    s = report["settings"]
+    return report.get("test_seeds") or {game: s["seed"] + g for g, game in enumerate(s["games"])}
+
+
+def margins_across_trainings(reports: list[dict[str, Any]], leader: str, others: tuple[str, ...],
+                             horizon: str = "10") -> dict[str, Any]:
+    """The margins of `margins` for recipes trained several times: each report holds one training of every
+    method, all scored the same way on the same test clips. Per game (held by two reports or more), rival and
+    fine-tuning step count: each training's margin, their mean, how many trainings the leader leads in, and a
+    standard error of the mean that adds the spread between trainings (their sample variance over N) to the clip
+    resampling error (the clips are shared, so that spread does not contain it)."""
+    first = reports[0]["settings"]
+    kept = ("methods", "games", "data", "data_methods", "data_sizes")
+    for report in reports[1:]:
+        keys = sorted((set(first) | set(report["settings"])) - set(kept))
+        changed = [k for k in keys if report["settings"].get(k) != first.get(k)]
+        if changed:
+            raise ValueError(f"the reports were scored differently ({', '.join(changed)}): margins of different "
+                             "scorings do not combine")
+    n, steps = first["per_action"], list(map(str, first["steps"]))
+    out: dict[str, Any] = {}
+    for game in dict.fromkeys(g for r in reports for g in r["settings"]["games"]):
+        held = [r for r in reports if all(f"{game}/{m}/{n}" in r["runs"] for m in (leader, *others))]
+        if len(held) < 2:
+            continue
+        seeds = {report_test_seeds(r)[game] for r in held}
+        descriptions = {r["settings"]["data"][game] for r in held}
+        if len(seeds) > 1 or len(descriptions) > 1:
+            raise ValueError(f"{game}: the reports scored it on different test clips or data ({sorted(seeds)}, "
+                             f"{sorted(descriptions)})")
+        leads = [r["runs"][f"{game}/{leader}/{n}"] for r in held]
+        if any(a == b for i, a in enumerate(leads) for b in leads[i + 1:]):
+            raise ValueError(f"{game}: two reports hold the very same {leader} runs, one training counted twice")
+        for other in others:
+            rivals = [r["runs"][f"{game}/{other}/{n}"] for r in held]
+            cells = {}
+            for k in steps:
+                per_training = [a[k]["psnr"][horizon] - b[k]["psnr"][horizon] for a, b in zip(leads, rivals)]
+                between = float(np.var(per_training, ddof=1) / len(per_training))
+                clips = bootstrap_margin_se([a[k]["mse_per_clip"][horizon] for a in leads],
+                                            [b[k]["mse_per_clip"][horizon] for b in rivals])
+                cells[k] = {"per_training": per_training, "dB": float(np.mean(per_training)),
+                            "se": float(np.sqrt(between + clips ** 2)), "se_between_trainings": between ** 0.5,
+                            "se_clips": clips, "ahead_in": sum(m > 0 for m in per_training)}
+            out.setdefault(game, {})[other] = cells
+    return out
+
+
+def trainings_table(across: dict[str, Any], leader: str, horizon: str = "10") -> list[str]:
+    """Markdown rows of `margins_across_trainings`: 'mean ± se (trainings ahead / trainings)' per step count."""
+    steps = list(next(iter(next(iter(across.values())).values())))
+    lines = [f"{leader} minus each method, open-loop PSNR at {horizon} steps (dB): mean over trainings ± standard "
+             "error (spread between trainings and test clips), then trainings with the lead / trainings:", "",
+             "| game | minus | " + " | ".join(f"{k} steps" for k in steps) + " |", "|---|---|" + "---|" * len(steps)]
+    for game, rivals in across.items():
+        for other, cells in rivals.items():
+            lines.append(f"| {game} | {other} | " + " | ".join(
+                f"{c['dB']:+.2f} ± {c['se']:.2f} ({c['ahead_in']}/{len(c['per_training'])})" for c in cells.values())
+                + " |")
+    return lines

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 
 from adaworld_gym.models.latent_action import frames_to_float
 
@@ -45,13 +45,15 @@ def colour_histogram(frames: torch.Tensor, bins: int = 16) -> torch.Tensor:
     return (counts / counts.sum(dim=1, keepdim=True)).flatten()
 
 
-def bootstrap_margin_se(lead_mse: list[float], other_mse: list[float], resamples: int = 2000,
-                        seed: int = 0) -> float:
+def bootstrap_margin_se(lead_mse: ArrayLike, other_mse: ArrayLike, resamples: int = 2000, seed: int = 0) -> float:
     """Standard error of PSNR(mean lead error) - PSNR(mean other error) over the same clips, by resampling the
-    clips (paired: both methods were scored on the same ones)."""
-    lead, other = np.asarray(lead_mse), np.asarray(other_mse)
-    picks = np.random.default_rng(seed).integers(0, len(lead), (resamples, len(lead)))
-    return float(np.std(psnr_of_mse(lead[picks].mean(axis=1)) - psnr_of_mse(other[picks].mean(axis=1))))
+    clips (paired: both methods were scored on the same ones). Errors of shape (clips,), or (trainings, clips)
+    for several trainings of each method scored on the same clips: then the margin is the mean of theirs, and
+    each resample picks the same clips for every training."""
+    lead, other = np.atleast_2d(np.asarray(lead_mse, dtype=float)), np.atleast_2d(np.asarray(other_mse, dtype=float))
+    picks = np.random.default_rng(seed).integers(0, lead.shape[1], (resamples, lead.shape[1]))
+    margin = psnr_of_mse(lead[:, picks].mean(axis=2)) - psnr_of_mse(other[:, picks].mean(axis=2))
+    return float(np.std(margin.mean(axis=0)))
 
 
 def paired_mean_margin(lead: list[list[float]], other: list[list[float]]) -> dict[str, float]:
