@@ -2,8 +2,9 @@
 (each pretrained model pair trained again, e.g. with another --seed), combined per game and step count.
 
     python benchmarks/adaptation_trainings.py --leader adaworld-sample --against action-agnostic scratch \
-        --report benchmarks/results/adaptation_sample3k --report benchmarks/results/adaptation_sample3k_r2 \
-        --report benchmarks/results/adaptation_sample3k_s1 --out benchmarks/results/adaptation_sample3k_trainings
+        --report benchmarks/results/adaptation_sample3k_r2 --report benchmarks/results/adaptation_sample3k_s1 \
+        --report benchmarks/results/adaptation_sample3k_s2 --report benchmarks/results/adaptation_sample3k_s3 \
+        --out benchmarks/results/adaptation_sample3k_trainings
 
 One report's ± covers only the choice of test clips; two trainings of the same recipe can differ by more than
 that. Here the standard error also covers the spread between trainings. Reports scored differently (other

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -293,19 +293,21 @@ def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizo
     return out
 
 
-def margins_table(margins_of: dict[str, Any], leader: str, horizon: str = "10") -> list[str]:
-    """Markdown rows of `margins`: one per game and rival, 'margin ± se' per fine-tuning step count."""
+def _margin_rows(margins_of: dict[str, Any], cell: Callable[[dict[str, Any]], str]) -> list[str]:
+    """A markdown table of margins, one row per game and rival, one `cell(margin)` per fine-tuning step count."""
     steps = list(next(iter(next(iter(margins_of.values())).values())))
-    lines = [f"{leader} minus each method, open-loop PSNR at {horizon} steps (dB, ± bootstrap standard error over "
-             "the test clips):", "", "| game | minus | " + " | ".join(f"{k} steps" for k in steps) + " |",
-             "|---|---|" + "---|" * len(steps)]
+    lines = ["| game | minus | " + " | ".join(f"{k} steps" for k in steps) + " |", "|---|---|" + "---|" * len(steps)]
     for game, rivals in margins_of.items():
         for other, cells in rivals.items():
-            lines.append(f"| {game} | {other} | " + " | ".join(
-                f"{c['dB']:+.2f}" + (f" ± {c['se']:.2f}" if c["se"] is not None else "") for c in cells.values())
-                + " |")
+            lines.append(f"| {game} | {other} | " + " | ".join(map(cell, cells.values())) + " |")
     return lines
 
+
+def margins_table(margins_of: dict[str, Any], leader: str, horizon: str = "10") -> list[str]:
+    """Markdown rows of `margins`: one per game and rival, 'margin ± se' per fine-tuning step count."""
+    return [f"{leader} minus each method, open-loop PSNR at {horizon} steps (dB, ± bootstrap standard error over "
+            "the test clips):", "", *_margin_rows(margins_of, lambda c: f"{c['dB']:+.2f}" + (
+                f" ± {c['se']:.2f}" if c["se"] is not None else ""))]
 
 
 def report_test_seeds(report: dict[str, Any]) -> dict[str, int]:
@@ -349,11 +351,12 @@ def margins_across_trainings(reports: list[dict[str, Any]], leader: str, others:
             cells = {}
             for k in steps:
                 per_training = [a[k]["psnr"][horizon] - b[k]["psnr"][horizon] for a, b in zip(leads, rivals)]
-                between = float(np.var(per_training, ddof=1) / len(per_training))
+                between_variance = float(np.var(per_training, ddof=1) / len(per_training))
                 clips = bootstrap_margin_se([a[k]["mse_per_clip"][horizon] for a in leads],
                                             [b[k]["mse_per_clip"][horizon] for b in rivals])
                 cells[k] = {"per_training": per_training, "dB": float(np.mean(per_training)),
-                            "se": float(np.sqrt(between + clips ** 2)), "se_between_trainings": between ** 0.5,
+                            "se": float(np.sqrt(between_variance + clips ** 2)),
+                            "se_between_trainings": between_variance ** 0.5,
                             "se_clips": clips, "ahead_in": sum(m > 0 for m in per_training)}
             out.setdefault(game, {})[other] = cells
     return out
@@ -361,13 +364,7 @@ def margins_across_trainings(reports: list[dict[str, Any]], leader: str, others:
 
 def trainings_table(across: dict[str, Any], leader: str, horizon: str = "10") -> list[str]:
     """Markdown rows of `margins_across_trainings`: 'mean ± se (trainings ahead / trainings)' per step count."""
-    steps = list(next(iter(next(iter(across.values())).values())))
-    lines = [f"{leader} minus each method, open-loop PSNR at {horizon} steps (dB): mean over trainings ± standard "
-             "error (spread between trainings and test clips), then trainings with the lead / trainings:", "",
-             "| game | minus | " + " | ".join(f"{k} steps" for k in steps) + " |", "|---|---|" + "---|" * len(steps)]
-    for game, rivals in across.items():
-        for other, cells in rivals.items():
-            lines.append(f"| {game} | {other} | " + " | ".join(
-                f"{c['dB']:+.2f} ± {c['se']:.2f} ({c['ahead_in']}/{len(c['per_training'])})" for c in cells.values())
-                + " |")
-    return lines
+    return [f"{leader} minus each method, open-loop PSNR at {horizon} steps (dB): mean over trainings ± standard "
+            "error (spread between trainings and test clips), then trainings with the lead / trainings:", "",
+            *_margin_rows(across, lambda c: f"{c['dB']:+.2f} ± {c['se']:.2f} ({c['ahead_in']}/"
+                                            f"{len(c['per_training'])})")]
