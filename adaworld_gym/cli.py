@@ -154,6 +154,10 @@ def train_lam_command(
             None, help="Train only the decoder of this trained model (the encoder, so what each latent action "
                        "means, stays); with --change-weight 0 it learns the plain next-frame prediction a world "
                        "model's --hint wants; with a new --unet-fold, a fresh decoder of that size."),
+        label_weight: float = typer.Option(0.0, min=0.0, help="Weight of an action head's cross-entropy on the "
+                                           "training clips' true actions (0: label-free, the paper)."),
+        finetune_of: Optional[Path] = typer.Option(None, help="Continue training this trained model (with "
+                                                   "--label-weight, an action head is added)."),
         kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
         kl_warmup_steps: int = typer.Option(1000, min=0, help="Steps over which the KL weight then rises to beta."),
         ema_decay: float = typer.Option(0.995, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
@@ -170,6 +174,7 @@ def train_lam_command(
                             datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
                             decoder=decoder, patch_embedding=patch_embedding, encoder=encoder, kl_floor=kl_floor,
                             unet_fold=unet_fold, kl_free_steps=kl_free_steps, decoder_of=decoder_of,
+                            label_weight=label_weight, finetune_of=finetune_of,
                             kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed,
                             time_limit=time_limit, image_every=image_every, policy=policy)
     typer.echo(f"exported {train_lam(config)}")
@@ -215,7 +220,10 @@ def eval_lam_command(
 @app.command("train-wm")
 def train_wm_command(
         out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, videos/, and model/."),
-        autoencoder: Path = typer.Option(..., help="Trained frame autoencoder folder (adaworld train-ae)."),
+        autoencoder: Optional[Path] = typer.Option(None, help="Trained frame autoencoder folder (adaworld "
+                                                   "train-ae); not with --pixel-space."),
+        pixel_space: bool = typer.Option(False, help="Diffuse in pixels (folded 4x4 onto a 16x16 grid, no "
+                                         "autoencoder) and predict the change from the last frame."),
         condition: str = typer.Option("latent_action", help="latent_action (AdaWorld; the discrete baseline "
                                       "with a VQ latent action model), flow, or none (action-agnostic)."),
         latent_action_model: Optional[Path] = typer.Option(None, help="Latent action model; default: shipped."),
@@ -246,7 +254,7 @@ def train_wm_command(
     """Pretrain the diffusion world model on action-free video (resumes if OUT has a checkpoint)."""
     from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
 
-    config = WmTrainConfig(out=out, autoencoder=autoencoder, condition=condition,
+    config = WmTrainConfig(out=out, autoencoder=autoencoder, pixel_space=pixel_space, condition=condition,
                            latent_action_model=latent_action_model, preset=preset, scale_shift=scale_shift,
                            condition_channels=condition_channels, hint=hint, hint_noise=hint_noise,
                            condition_sample=condition_sample, change_weight=change_weight, steps=steps,
@@ -328,6 +336,9 @@ def adapt_command(
         batch_size: int = typer.Option(32, min=1),
         lr: float = typer.Option(1e-4, min=0.0, help="Denoiser learning rate (the action map gets 10x)."),
         reward_steps: int = typer.Option(1500, min=0, help="Training steps of the reward / episode-end model."),
+        reward_model_from: Optional[Path] = typer.Option(None, help="Keep the reward / episode-end model of this "
+                                                         "adapter (same game and actions; it does not depend on "
+                                                         "the world model) instead of fitting one (Procgen)."),
         device: str = typer.Option("auto", help="cpu, cuda or auto."),
         seed: int = typer.Option(0)) -> None:
     """Adapt the pretrained world model to real actions from few interactions (+ reward model): a Procgen game
@@ -340,6 +351,8 @@ def adapt_command(
 
     if (env is None) == (game is None or dataset is None):
         raise ValueError("give either --env ENV_ID, or --game and --dataset (a Procgen few-shot dataset)")
+    if env is not None and reward_model_from is not None:
+        raise ValueError("--reward-model-from is for Procgen adapters (--game, --dataset)")
     world = WorldModel.from_pretrained(world_model or pretrained_path("wm-cpu"), device=resolve_device(device))
     steps = 0 if no_finetune else finetune_steps
     if env is not None:
@@ -347,7 +360,7 @@ def adapt_command(
                               reward_steps=reward_steps, seed=seed)
     else:
         simulator = adapt(world, dataset, game, actions, finetune_steps=steps, batch_size=batch_size, lr=lr,
-                          init=init, reward_steps=reward_steps, seed=seed)
+                          init=init, reward_steps=reward_steps, seed=seed, reward_model_from=reward_model_from)
     recorded = str(world_model.resolve()) if world_model else None  # AdaWorld-v0 loads it from anywhere
     folder = simulator.save_pretrained(out, {"world_model_folder": recorded},
                                        finetuned=steps > 0)
@@ -373,11 +386,12 @@ def compare_command(
 
     report = compare(game, steps, actions, policy, level, seed, denoising_steps, adapter, world_model, device)
     files = write_compare(report, out)
-    psnr = report["psnr_per_step"]
-    marks = ", ".join(f"step {t}: {psnr[t - 1]:.1f} dB" for t in (1, 5, 10, 20, 50) if t <= len(psnr))
+    psnr, frozen = report["psnr_per_step"], report["repeat_start_frame"]["psnr_per_step"]
+    marks = ", ".join(f"step {t}: {psnr[t - 1]:.1f} dB (start frame repeated: {frozen[t - 1]:.1f})"
+                      for t in (1, 5, 10, 20, 50) if t <= len(psnr))
     typer.echo(f"{game} level {level}, {len(psnr)} steps (seed {seed}, policy {policy}): PSNR sim vs real {marks}; "
                f"reward agreement {report['reward_agreement']:.0%}, episode-end agreement "
-               f"{report['end_agreement']:.0%}\nwrote {files['video']}, {files['plot']} and {files['json']}")
+               f"{report['end_agreement']:.0%}\nwrote {', '.join(str(p) for p in files.values())}")
 
 
 @app.command("play")

@@ -14,7 +14,7 @@ from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.envs.world_model_env import AdaWorldProcgenEnv
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.io import save_figure, write_json
-from adaworld_gym.video import write_mp4
+from adaworld_gym.video import contact_sheet, write_mp4
 
 
 def compare(game: str, steps: int = 100, actions: str = "full", policy: str = "held", level: int = 0,
@@ -41,14 +41,19 @@ def compare(game: str, steps: int = 100, actions: str = "full", policy: str = "h
         if real_term or real_trunc:
             break
     a, b = (torch.from_numpy(np.stack(f)).permute(0, 3, 1, 2) for f in (frames_real, frames_sim))
+    frozen = a[:1].expand_as(a)  # the baseline: the start frame, repeated
     per_step_psnr = [psnr_of_mse(float(v)) for v in mse(a, b)[1:]]
     per_step_ssim = ssim(a, b)[1:].tolist()
+    repeat_psnr = [psnr_of_mse(float(v)) for v in mse(a, frozen)[1:]]
+    repeat_ssim = ssim(a, frozen)[1:].tolist()
     rewards_agree = float(np.mean([(r["real_reward"] > 0) == (r["sim_reward"] > 0) for r in rows]))
     ends_agree = float(np.mean([r["real_end"] == r["sim_end"] for r in rows]))
     sim.close(), real.close()
     return {"settings": {"game": game, "level": level, "actions": actions, "policy": policy, "seed": seed,
                          "denoising_steps": denoising_steps, "steps_run": len(rows)},
-            "psnr_per_step": per_step_psnr, "ssim_per_step": per_step_ssim, "reward_agreement": rewards_agree,
+            "psnr_per_step": per_step_psnr, "ssim_per_step": per_step_ssim,
+            "repeat_start_frame": {"psnr_per_step": repeat_psnr, "ssim_per_step": repeat_ssim},
+            "reward_agreement": rewards_agree,
             "end_agreement": ends_agree, "steps": rows, "frames_real": np.stack(frames_real),
             "frames_sim": np.stack(frames_sim)}
 
@@ -60,11 +65,19 @@ def write_compare(report: dict[str, Any], out: Path) -> dict[str, Path]:
     import matplotlib.pyplot as plt
 
     out, game = Path(out), report["settings"]["game"]
-    video = write_mp4(np.concatenate([report.pop("frames_real"), report.pop("frames_sim")], axis=2),
+    video = write_mp4(np.concatenate([report["frames_real"], report["frames_sim"]], axis=2),
                       out / f"{game}_real_vs_sim.mp4")
+    frames_real, frames_sim = report.pop("frames_real"), report.pop("frames_sim")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    axes[0].plot(report["psnr_per_step"]), axes[0].set(title=f"{game}: PSNR sim vs real", xlabel="step", ylabel="dB")
-    axes[1].plot(report["ssim_per_step"]), axes[1].set(title="SSIM sim vs real", xlabel="step")
+    for ax, metric, title in ((axes[0], "psnr_per_step", f"{game}: PSNR vs real (dB)"),
+                              (axes[1], "ssim_per_step", "SSIM vs real")):
+        ax.plot(report[metric], label="simulator")
+        ax.plot(report["repeat_start_frame"][metric], "--", label="start frame repeated")
+        ax.set(title=title, xlabel="step"), ax.legend()
     plot = save_figure(fig, out / f"{game}_real_vs_sim.png")
+    # Every 5th step, real above imagined: what the numbers mean, at a glance.
+    picks = np.arange(0, len(frames_real), 5)[:10]
+    sheet = contact_sheet(np.concatenate([frames_real[picks], frames_sim[picks]]),
+                          out / f"{game}_real_vs_sim_sheet.png", columns=len(picks), max_frames=2 * len(picks))
     write_json(out / f"{game}_real_vs_sim.json", report)
-    return {"video": video, "plot": plot, "json": out / f"{game}_real_vs_sim.json"}
+    return {"video": video, "plot": plot, "sheet": sheet, "json": out / f"{game}_real_vs_sim.json"}

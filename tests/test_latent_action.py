@@ -348,3 +348,36 @@ def test_vq_model_keeps_its_codes_alive_and_they_carry_the_action():
     # Each code stands for one direction: the majority direction of its pairs is right for nearly all pairs.
     right = sum(max(int((direction[codes == c] == d).sum()) for d in (0, 1)) for c in codes.unique())
     assert right >= 0.9 * len(pairs), (right, codes, direction)
+
+
+def test_action_labels_train_a_head_on_the_latent_and_finetune_keeps_the_weights(tmp_path):
+    """With labels, the head on the latent's mean learns the direction of the toy pairs; a label-free model has
+    no head and refuses a label weight; `finetune_of` continues every weight of a trained model, head added."""
+    torch.manual_seed(0)
+    model = LatentActionModel(preset("tiny", action_classes=2))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    for step in range(150):
+        pairs, direction = moving_square_pairs(16, seed=2000 + step)
+        labels = torch.where(torch.arange(16) < 12, direction, torch.full_like(direction, -1))  # 4 unlabelled
+        out = model(pairs, kl_scale=min(1.0, step / 100), actions=labels, label_weight=1.0)
+        opt.zero_grad()
+        out.losses["loss"].backward()
+        opt.step()
+    assert float(out.losses["label_ce"]) < 0.3 and float(out.losses["label_accuracy"]) > 0.9
+    with pytest.raises(ValueError, match="needs a model with an action head"):
+        LatentActionModel(preset("tiny"))(pairs, actions=labels, label_weight=1.0)
+
+    from adaworld_gym.data import CollectConfig, collect
+    from adaworld_gym.training.train_lam import NUM_PROCGEN_ACTIONS, LamTrainConfig, train_lam
+
+    data = collect(CollectConfig(out=tmp_path / "d", games=["bigfish"], frames_per_game=100, num_envs=2),
+                   progress=False).root
+    common = dict(steps=3, batch_size=4, games=["bigfish"], datasets=[data], num_workers=0, image_every=0)
+    trained = train_lam(LamTrainConfig(out=tmp_path / "run", preset="tiny", **common), progress=False)
+    tuned = train_lam(LamTrainConfig(out=tmp_path / "tuned", finetune_of=trained, label_weight=0.5, ema_decay=0.0,
+                                     **common), progress=False)
+    before, after = (LatentActionModel.from_pretrained(f) for f in (trained, tuned))
+    assert before.action_head is None and after.config.action_classes == NUM_PROCGEN_ACTIONS
+    assert after.metadata["finetune_of"] == str(trained)
+    old, new = dict(before.named_parameters()), dict(after.named_parameters())
+    assert any(not torch.equal(old[n], new[n]) for n in old)  # the encoder and decoder trained on

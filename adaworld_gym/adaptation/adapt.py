@@ -24,7 +24,7 @@ import gymnasium as gym
 
 from adaworld_gym.adaptation.action_map import ActionMap, action_features, feature_width, make_action_map
 from adaworld_gym.adaptation.reward_model import RewardModel, f1_score, precision_recall
-from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.adaptation.simulator import AdaptedSimulator, reward_model_of
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
 from adaworld_gym.envs.procgen_games import resolve_actions
 from adaworld_gym.models.world_model import WorldModel, hint_function
@@ -220,10 +220,17 @@ def fit_reward_model(data: FewShotData, space: gym.Space, steps: int, seed: int,
 def adapt_to_data(world: WorldModel, data: FewShotData, space: gym.Space, game: str, finetune_steps: int = 800,
                   batch_size: int = 32, lr: float = 1e-4, init: str = "average", reward_steps: int = REWARD_STEPS,
                   seed: int = 0, progress: bool = True, combos: tuple[int, ...] | None = None,
-                  start_frames: torch.Tensor | None = None, metadata: dict[str, Any] | None = None) -> AdaptedSimulator:
-    """The adaptation itself, for any supported action space; `world` is modified in place when fine-tuning."""
+                  start_frames: torch.Tensor | None = None, metadata: dict[str, Any] | None = None,
+                  reward_model_from: str | Path | None = None) -> AdaptedSimulator:
+    """The adaptation itself, for any supported action space; `world` is modified in place when fine-tuning.
+    `reward_model_from`: an adapter of the same game and actions whose reward model is kept instead of fitted."""
     action_map = initial_action_map(world, data, space, init, seed)
-    reward_model, held_out = fit_reward_model(data, space, reward_steps, seed, world.device)
+    if reward_model_from is not None:
+        reward_model, held_out = reward_model_of(reward_model_from, game, space)
+        reward_model = reward_model.to(world.device).eval()
+        metadata = {**(metadata or {}), "reward_model_from": str(reward_model_from)}
+    else:
+        reward_model, held_out = fit_reward_model(data, space, reward_steps, seed, world.device)
     metadata = {**(metadata or {}), "transitions": len(data.actions), "init": init,
                 "finetune_steps": finetune_steps, "reward_model_held_out": held_out}
     if finetune_steps:
@@ -234,9 +241,11 @@ def adapt_to_data(world: WorldModel, data: FewShotData, space: gym.Space, game: 
 
 def adapt(world: WorldModel, dataset: str | Path, game: str, actions: str | list[int] = "full",
           finetune_steps: int = 800, batch_size: int = 32, lr: float = 1e-4, init: str = "average",
-          reward_steps: int = REWARD_STEPS, seed: int = 0, progress: bool = True) -> AdaptedSimulator:
+          reward_steps: int = REWARD_STEPS, seed: int = 0, progress: bool = True,
+          reward_model_from: str | Path | None = None) -> AdaptedSimulator:
     """Adapt `world` to a Procgen game's action subset from a few-shot dataset (`adaworld collect --per-action`)."""
     combos = resolve_actions(actions)
     data = load_few_shot(dataset, game, len(combos))
     return adapt_to_data(world, data, gym.spaces.Discrete(len(combos)), game, finetune_steps, batch_size, lr, init,
-                         reward_steps, seed, progress, combos=combos, metadata={"dataset": str(dataset)})
+                         reward_steps, seed, progress, combos=combos, metadata={"dataset": str(dataset)},
+                         reward_model_from=reward_model_from)

@@ -31,6 +31,24 @@ def world_model_identity(world: WorldModel) -> dict[str, Any]:
             "trained_steps": world.metadata.get("trained_steps"), "resolution": world.resolution}
 
 
+def _reward_model(state: dict[str, torch.Tensor], space: gym.Space) -> RewardModel:
+    reward_model = RewardModel(feature_width(space))
+    reward_state = {k[13:]: v for k, v in state.items() if k.startswith("reward_model.")}
+    reward_state.setdefault("thresholds", torch.zeros(2))  # adapters made before thresholds fired above 0
+    reward_model.load_state_dict(reward_state)
+    return reward_model
+
+
+def reward_model_of(folder: str | Path, game: str, space: gym.Space) -> tuple[RewardModel, dict[str, Any]]:
+    """The reward / episode-end model of an adapter (and its held-out scores), for another adapter of the same
+    game and action space: it reads real frames and actions only, so it does not depend on the world model."""
+    config, state, meta = load_checkpoint(folder, CHECKPOINT_KIND)
+    if meta["game"] != game or config["action_space"] != space_to_spec(space):
+        raise CheckpointError(f"{folder}: an adapter for {meta['game']!r} with actions {config['action_space']}, "
+                              f"not {game!r} with {space_to_spec(space)}")
+    return _reward_model(state, space), meta["reward_model_held_out"]
+
+
 class AdaptedSimulator(nn.Module):
     """`game` is a Procgen game (then `combos` are its action subset) or a Gymnasium environment id."""
 
@@ -92,10 +110,7 @@ class AdaptedSimulator(nn.Module):
         space = space_from_spec(config["action_space"])
         action_map = make_action_map(space, config["condition_dim"])
         action_map.load_state_dict({k[11:]: v for k, v in state.items() if k.startswith("action_map.")})
-        reward_model = RewardModel(feature_width(space))
-        reward_state = {k[13:]: v for k, v in state.items() if k.startswith("reward_model.")}
-        reward_state.setdefault("thresholds", torch.zeros(2))  # adapters made before thresholds fired above 0
-        reward_model.load_state_dict(reward_state)
+        reward_model = _reward_model(state, space)
         if meta["finetuned"]:
             world.denoiser.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("denoiser.")})
         start_frames = state["start_frames"] if "start_frames" in state else None

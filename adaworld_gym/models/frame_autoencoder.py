@@ -37,11 +37,22 @@ class FrameAutoencoderConfig:
     # encoder's manifold, and a decoder that saw only clean latents turns small errors into artefacts.
     latent_noise: float = 0.1
     l1_weight: float = 1.0  # L1 besides MSE keeps small sprites sharp
+    # Lossless instead of learned: each f x f block of pixels (f = resolution / latent_size) folded onto the
+    # channels of one latent cell (`pixel_unshuffle`), no weights. A world model on it diffuses in pixels at the
+    # cost of a 16x16 network, and nothing is lost on the way to the screen (the learned one caps frames at
+    # 26-30 dB where repeating the last frame scores 40 dB one step ahead).
+    fold: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
         if self.resolution % 2 ** (len(self.widths) - 1):
             raise ValueError(f"resolution {self.resolution} does not halve {len(self.widths) - 1} times")
+        if self.fold:
+            object.__setattr__(self, "latent_channels", 3 * (self.resolution // self.latent_size) ** 2)
+
+    @property
+    def fold_factor(self) -> int:
+        return self.resolution // self.latent_size
 
     @property
     def latent_size(self) -> int:
@@ -52,6 +63,7 @@ PRESETS: dict[str, FrameAutoencoderConfig] = {
     "tiny": FrameAutoencoderConfig(widths=(8, 16, 16), bottleneck_blocks=1),
     "cpu": FrameAutoencoderConfig(),
     "gpu": FrameAutoencoderConfig(widths=(32, 64, 128), bottleneck_blocks=3),
+    "fold": FrameAutoencoderConfig(fold=True),
 }
 
 
@@ -97,8 +109,11 @@ class FrameAutoencoder(nn.Module):
     def __init__(self, config: FrameAutoencoderConfig):
         super().__init__()
         self.config = config
-        self.encoder = _encoder(config)
-        self.decoder = _decoder(config)
+        if config.fold:
+            self.encoder: nn.Module = nn.PixelUnshuffle(config.fold_factor)
+            self.decoder: nn.Module = nn.PixelShuffle(config.fold_factor)
+        else:
+            self.encoder, self.decoder = _encoder(config), _decoder(config)
         self.register_buffer("latent_mean", torch.zeros(config.latent_channels))
         self.register_buffer("latent_std", torch.ones(config.latent_channels))
         self.metadata: dict[str, Any] = {}

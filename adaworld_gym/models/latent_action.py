@@ -80,6 +80,11 @@ class LatentActionConfig:
     # nothing is lost) at 1/unet_fold the side, about unet_fold**2 times cheaper. A world model's next-frame hint
     # runs this decoder every step: at batch 64 on 2 CPU cores 248 ms at fold 1, 19 ms at fold 4 (README: Results).
     unet_fold: int = 1
+    # Semi-supervised latent actions (LAOM, 2025: with distractors such as Procgen's scrolling backgrounds, a few
+    # true labels in latent-action training help several-fold): a linear head on the latent's mean learns the
+    # pair's true action where one is known (`train-lam --label-weight`), which pulls the agent's move into the
+    # latent. 0: no head, the paper's label-free model. Procgen's 15 combos share one meaning across games.
+    action_classes: int = 0
 
     def __post_init__(self) -> None:
         if self.quantizer not in QUANTIZERS:
@@ -178,6 +183,7 @@ class LatentActionModel(nn.Module):
             out_layer = self.unet.conv_out
         nn.init.zeros_(out_layer.weight)  # start as "nothing changes": the prediction is f_t
         nn.init.zeros_(out_layer.bias)
+        self.action_head = nn.Linear(c.latent_dim, c.action_classes) if c.action_classes else None
         self.metadata: dict[str, Any] = {}  # what a loaded checkpoint says about its training
 
     def _patch_embedding(self) -> nn.Module:
@@ -277,10 +283,13 @@ class LatentActionModel(nn.Module):
             x = block(x)
         return unpatchify(self.to_pixels(self.decoder_norm(x)), p, r, r)
 
-    def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0, encoder_frozen: bool = False) -> LatentActionOutput:
+    def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0, encoder_frozen: bool = False,
+                actions: torch.Tensor | None = None, label_weight: float = 0.0) -> LatentActionOutput:
         """Training pass on (B, 2, 3, H, W) pairs: sampled latent, prediction of f_t+1 and the loss terms.
         `kl_scale` multiplies beta (a warm-up from 0 keeps the latent from collapsing before it is useful).
-        `encoder_frozen`: only the decoder learns, from the deterministic latent it is given in use."""
+        `encoder_frozen`: only the decoder learns, from the deterministic latent it is given in use.
+        `actions` (B,) int64, -1 where unknown, with `label_weight` > 0: the action head's cross-entropy on the
+        labelled pairs joins the loss (a model with `action_classes`)."""
         with torch.no_grad() if encoder_frozen else contextlib.nullcontext():
             latent, mean, terms = self.encode_pairs(pairs, sample=self.training and not encoder_frozen)
         pairs = frames_to_float(pairs)
@@ -293,6 +302,15 @@ class LatentActionModel(nn.Module):
             loss = reconstruction + kl_scale * self.config.beta * terms.pop("kl_penalised")
         else:
             loss = reconstruction + terms["vq"]
+        if label_weight and actions is not None:
+            if self.action_head is None:
+                raise ValueError("label_weight needs a model with an action head (action_classes > 0)")
+            known = actions >= 0
+            if known.any():
+                logits = self.action_head(mean[known])
+                terms["label_ce"] = F.cross_entropy(logits, actions[known])
+                terms["label_accuracy"] = (logits.argmax(dim=-1) == actions[known]).float().mean()
+                loss = loss + label_weight * terms["label_ce"]
         return LatentActionOutput(prediction, latent, mean, {"loss": loss, "mse": mse, **terms})
 
     def decoder_modules(self) -> list[nn.Module]:

@@ -1,6 +1,7 @@
-"""Train the latent action autoencoder on action-free frame pairs (`adaworld train-lam`).
+"""Train the latent action autoencoder on frame pairs (`adaworld train-lam`).
 
-Action labels never reach the model: only `batch["frames"]` is used.
+Action labels reach the model only with `label_weight` > 0 (the semi-supervised variant, labels of the training
+games' own video); otherwise only `batch["frames"]` is used, as in the paper.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from adaworld_gym.data.clips import ClipDataset, LiveClipStream
+from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES
 from adaworld_gym.models.latent_action import LatentActionModel, frames_to_float, preset
 from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
 
@@ -39,6 +41,11 @@ class LamTrainConfig(TrainerConfig):
     # one that taught the encoder the moves: the next-frame hint of a world model (`train-wm --hint`). A new
     # `unet_fold` gives a fresh, cheaper decoder (the hint's cost per world model step).
     decoder_of: Path | None = None
+    # Weight of the action head's cross-entropy on the clips' true actions (0: label-free, the paper). The head
+    # is added to a model without one (`action_classes` = the games' action count).
+    label_weight: float = 0.0
+    # Continue training this trained model (all its weights; its config, plus an action head for label_weight).
+    finetune_of: Path | None = None
 
 
 # The model options a run may set over its preset (None: the preset's value), and those of them that only shape
@@ -51,6 +58,9 @@ DECODER_OPTIONS = ("change_weight", "unet_fold")
 def model_options(config: LamTrainConfig) -> dict[str, Any]:
     """Those of MODEL_OPTIONS the run sets."""
     return {name: getattr(config, name) for name in MODEL_OPTIONS if getattr(config, name) is not None}
+
+
+NUM_PROCGEN_ACTIONS = len(PROCGEN_ACTION_NAMES)
 
 
 def kl_scale(step: int, config: LamTrainConfig) -> float:
@@ -77,7 +87,8 @@ class LamTask:
 
     def losses(self, model, batch, step):
         scale = kl_scale(step, self.config)
-        output = model(batch["frames"][:, :2], kl_scale=scale, encoder_frozen=self.config.decoder_of is not None)
+        output = model(batch["frames"][:, :2], kl_scale=scale, encoder_frozen=self.config.decoder_of is not None,
+                       actions=batch["actions"][:, 0], label_weight=self.config.label_weight)
         return {**output.losses, "kl_scale": torch.tensor(scale)}, output
 
     def diagnostics(self, model, batch, output) -> dict[str, float]:
@@ -98,19 +109,44 @@ class LamTask:
         if self.config.decoder_of is not None:
             metadata = {**metadata, "decoder_of": {"model": str(self.config.decoder_of),
                                                    "trained_steps": model.metadata.get("trained_steps")}}
+        if self.config.finetune_of is not None:
+            metadata = {**metadata, "finetune_of": str(self.config.finetune_of),
+                        "label_weight": self.config.label_weight}
         model.save_pretrained(folder, metadata)
 
 
 def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
-    if config.decoder_of is None:
-        model = LatentActionModel(preset(config.preset, **model_options(config)))
-    else:
+    if config.decoder_of is not None and config.finetune_of is not None:
+        raise ValueError("give either --decoder-of or --finetune-of, not both")
+    if config.decoder_of is not None:
         model = decoder_to_finetune(config)
+    elif config.finetune_of is not None:
+        model = model_to_finetune(config)
+    else:
+        labels = {"action_classes": NUM_PROCGEN_ACTIONS} if config.label_weight else {}
+        model = LatentActionModel(preset(config.preset, **model_options(config), **labels))
     # A resumed run streams new levels, not the same ones again.
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step, config.policy)
     return train(LamTask(config), model, loader_at, config, config_record(config, model=model.config), progress)
+
+
+def model_to_finetune(config: LamTrainConfig) -> LatentActionModel:
+    """The trained model at `config.finetune_of`, every weight trainable, with a fresh action head if the run
+    asks for labels and the model has none. The KL weight is at full strength from the first step (the model's
+    latent is already informative)."""
+    options = model_options(config)
+    if options:
+        raise ValueError(f"--finetune-of keeps the model's config; got {sorted(options)}")
+    source = LatentActionModel.from_pretrained(config.finetune_of)
+    classes = source.config.action_classes or (NUM_PROCGEN_ACTIONS if config.label_weight else 0)
+    model = LatentActionModel(replace(source.config, action_classes=classes)).train()
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not name.startswith("action_head.") for name in missing):
+        raise ValueError(f"{config.finetune_of}: weights do not fit its own config ({missing}, {unexpected})")
+    model.metadata = source.metadata
+    return model
 
 
 def decoder_to_finetune(config: LamTrainConfig) -> LatentActionModel:

@@ -20,6 +20,7 @@ from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
+from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
 from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.world_model import WorldModel, channels_last, hint_function
 from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
@@ -29,7 +30,9 @@ from adaworld_gym.weights import pretrained_path
 
 @dataclass
 class WmTrainConfig(TrainerConfig):
-    autoencoder: Path | None = None  # a trained frame autoencoder (adaworld train-ae); required
+    autoencoder: Path | None = None  # a trained frame autoencoder (adaworld train-ae); or pixel_space
+    # Diffuse in pixels (folded 4x4 onto a 16x16 grid, no autoencoder) and predict the change from the last frame.
+    pixel_space: bool = False
     condition: str = "latent_action"  # latent_action (AdaWorld; the VQ baseline with a VQ model), flow, none
     latent_action_model: Path | None = None  # None: the shipped lam-cpu
     # Denoiser options over the preset (None: the preset's); see DenoiserConfig.
@@ -104,19 +107,39 @@ class WmTask:
         self.world_model(model).save_pretrained(folder, metadata)
 
 
+# The pixel-space denoiser diffuses the change from the last frame in [-1, 1] pixel units: its standard deviation
+# on the held-random Procgen stream is about 0.1 (sigma_data). The training noise is placed against it as the
+# latent model's is against its unit data (log-normal mean log(sigma_data) + 0.3, sigma_max 10 sigma_data): the
+# first sampling step, at sigma_max, must be trained often enough, or its guess misleads the later ones.
+# Memory noise is in pixel units too: 0.2 keeps a 3-pixel agent visible, 0.7 (the latent default) does not.
+# The condition scales and shifts every UNet block (FiLM, as DIAMOND's AdaGN).
+PIXEL_SPACE_DENOISER = dict(predict_change=True, sigma_data=0.1, train_log_sigma_mean=math.log(0.1) + 0.3,
+                            sigma_min=0.002, sigma_max=1.0, memory_noise_max=0.2, scale_shift=True)
+
+
+def frame_autoencoder(config: WmTrainConfig) -> FrameAutoencoder:
+    """The trained autoencoder the config names, or the lossless pixel fold for `pixel_space`."""
+    if config.pixel_space:
+        if config.autoencoder is not None:
+            raise ValueError("pixel_space diffuses in pixels: give no --autoencoder with it")
+        return FrameAutoencoder(autoencoder_preset("fold")).eval()
+    if config.autoencoder is None:
+        raise ValueError("train-wm needs a trained frame autoencoder (adaworld train-ae) or --pixel-space")
+    return FrameAutoencoder.from_pretrained(config.autoencoder)
+
+
 def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported world model lands in `config.out / "model"`."""
-    if config.autoencoder is None:
-        raise ValueError("train-wm needs a trained frame autoencoder (adaworld train-ae)")
-    autoencoder = FrameAutoencoder.from_pretrained(config.autoencoder)
+    autoencoder = frame_autoencoder(config)
     lam = config.latent_action_model or pretrained_path("lam-cpu")
     condition = make_condition(config.condition, lam if config.condition == "latent_action" else None,
                                resolution=autoencoder.config.resolution)
-    model_config = preset(config.preset, latent_channels=autoencoder.config.latent_channels,
-                          latent_size=autoencoder.config.latent_size, condition_dim=condition.dim,
-                          scale_shift=config.scale_shift, condition_channels=config.condition_channels,
-                          hint_resolution=autoencoder.config.resolution if config.hint else 0,
-                          hint_noise=config.hint_noise)
+    asked = dict(latent_channels=autoencoder.config.latent_channels, latent_size=autoencoder.config.latent_size,
+                 condition_dim=condition.dim, scale_shift=config.scale_shift,
+                 condition_channels=config.condition_channels,
+                 hint_resolution=autoencoder.config.resolution if config.hint else 0, hint_noise=config.hint_noise)
+    model_config = preset(config.preset, **(PIXEL_SPACE_DENOISER if config.pixel_space else {}),
+                          **{k: v for k, v in asked.items() if v is not None})
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
                                          config.num_workers, config.seed + step, config.policy)
     if config.condition_sample and not (config.condition == "latent_action" and

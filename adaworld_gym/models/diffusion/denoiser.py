@@ -52,6 +52,9 @@ class DenoiserConfig:
     # Training (and fine-tuning) draws the hint from the last memory latent with its augmentation noise, not
     # from the clean one: a clean hint teaches the model to trust it over a noised memory (`train-wm --hint-noise`).
     hint_noise: bool = False
+    # Diffuse the change from the last memory latent instead of the next latent itself: what does not move is
+    # a zero change, kept exactly, and the whole loss lies on what the action and the game changed.
+    predict_change: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
@@ -167,7 +170,8 @@ class Denoiser(nn.Module):
     def forward(self, target: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
                 condition: torch.Tensor, weights: torch.Tensor | None = None,
                 hint: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-        """EDM training loss for next latents `target` (B, C, h, w): noise levels, memory noise augmentation
+        """EDM training loss for next latents `target` (B, C, h, w) (of their change from the last memory latent
+        when the config says `predict_change`): noise levels, memory noise augmentation
         and condition dropout are all drawn here. `weights` (B, 1, h, w), mean 1, weight latent positions;
         `hint`, when the config asks for one: (B, 3, R, R) in [0, 1], or a function that draws it from the last
         memory latent (B, C, h, w), noised as the model sees it if the config says `hint_noise`."""
@@ -176,6 +180,8 @@ class Denoiser(nn.Module):
         b = target.shape[0]
         memory_noise = torch.rand(b, device=target.device) * c.memory_noise_max
         clean_last = memory[:, -1]  # the newest slot always holds a real frame
+        if c.predict_change:
+            target = target - clean_last
         memory = self.prepare_memory(memory, memory_lengths, memory_noise)
         if callable(hint):
             hint = hint(memory[:, -1] if c.hint_noise else clean_last)

@@ -44,6 +44,7 @@ class DiffusionSampler:
         denoiser, config = self.denoiser, self.config
         denoiser.check_inputs(memory, condition, hint)
         b, device = memory.shape[0], memory.device
+        last = memory[:, -1]
         memory_noise = torch.full((b,), config.memory_noise, device=device)
         memory = denoiser.prepare_memory(memory, memory_lengths, memory_noise, generator)
         guided = config.guidance_scale != 1.0
@@ -55,8 +56,10 @@ class DiffusionSampler:
         else:
             dropped = kept
         self.scheduler.set_timesteps(config.num_steps, device=device)
-        x = torch.randn((b, *memory.shape[2:]), generator=generator, device=device) * self.scheduler.init_noise_sigma
         sigmas = self.scheduler.sigmas.to(device)
+        # Noise at the first level itself: the scheduler's init_noise_sigma is sqrt(sigma_max^2 + 1), which
+        # assumes unit-scale data (10.05 for 10, but 1.41 for a pixel-change model's sigma_max of 1).
+        x = torch.randn((b, *memory.shape[2:]), generator=generator, device=device) * sigmas[0]
         for sigma, next_sigma in zip(sigmas[:-1], sigmas[1:]):
             inp = torch.cat([x, x]) if guided else x
             denoised = denoiser.denoise(inp, sigma.expand(inp.shape[0]).to(device), memory, memory_lengths,
@@ -65,4 +68,4 @@ class DiffusionSampler:
                 conditioned, unconditioned = denoised.chunk(2)
                 denoised = unconditioned + config.guidance_scale * (conditioned - unconditioned)
             x = x + (x - denoised) / sigma * (next_sigma - sigma)  # Euler step of the probability-flow ODE
-        return x
+        return last + x if denoiser.config.predict_change else x

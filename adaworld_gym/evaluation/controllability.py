@@ -1,0 +1,246 @@
+"""Does the simulator do what the action says? Counterfactual moves from real states of Procgen test levels.
+
+For each game, `states` test levels are played for `warmup` random moves; the game is saved there and each of the
+four moves (LEFT, DOWN, UP, RIGHT) is held for up to `hold` steps from the same saved state (exact counterfactuals:
+what each move really does from here). Every stage of the chain is then asked the same question from the same
+K context frames, with the same sampler noise for all four moves:
+
+- `real`: the game itself (100% by construction: the reference);
+- `lam decoder`: the latent action model's own decoder, given the true latent of each real transition, chained
+  on its own frames (does the latent carry the move?);
+- `world model`: the world model given those true latents (does the condition reach the pixels?);
+- `simulator`: the adapted simulator given the action (the action map's condition; what `env.step` runs).
+
+Scores per horizon H (held H steps):
+- counterfactual accuracy: a (state, move) is right when the imagined frame is nearer (MSE) to that move's real
+  frame than to each other move's; scored only where the move's real frame differs from every other move's and
+  no branch of the state ended its episode by then (the count scored is reported);
+- action sensitivity: mean pairwise MSE between the four imagined frames (0-255 pixel units), next to the real
+  game's.
+
+Open-loop rollouts (`open_loop`): clips of held-random play on test levels, the simulator driven by the clip's
+real actions, by another clip's actions of the same game (shuffled), and the baseline that repeats the last real
+frame, PSNR/SSIM at 1, 5, 10, 20 steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.envs.procgen_games import TEST_LEVELS
+from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
+from adaworld_gym.models.latent_action import LatentActionModel
+from adaworld_gym.models.world_model import WorldModel, to_uint8
+
+MOVES = ("LEFT", "DOWN", "UP", "RIGHT")  # the "moves" action subset, in order
+GAMES = ("maze", "heist", "jumper", "caveflyer", "coinrun", "bigfish", "starpilot", "chaser", "climber", "miner")
+HOLDS = (1, 3, 8)
+OPEN_LOOP_HORIZONS = (1, 5, 10, 20)
+
+
+@dataclass
+class Branches:
+    """Real states of one game and what each move, held, did from them."""
+
+    game: str
+    context: torch.Tensor  # (N, K, 3, H, W) uint8: the frames up to the saved state, oldest first
+    outcomes: torch.Tensor  # (N, 4, hold, 3, H, W) uint8: frame after holding move m for h + 1 steps
+    alive: torch.Tensor  # (N, hold) bool: no move's branch had ended its episode by step h + 1
+    levels: list[int]
+
+
+def real_branches(game: str, states: int, memory: int = 6, hold: int = 8, seed: int = 0) -> Branches:
+    """`states` saved states of test levels, each after `memory - 1` random moves from a level start, and every
+    move held `hold` steps from each (states whose warm-up ended an episode are replaced by fresh ones)."""
+    rng = np.random.default_rng(seed)
+    kept_context, kept_outcomes, kept_alive, kept_levels = [], [], [], []
+    attempt = 0
+    while sum(len(c) for c in kept_context) < states:
+        batch = ProcgenBatch(game, states, start_level=TEST_LEVELS[0], num_levels=TEST_LEVELS[1], actions="moves",
+                             seed=seed * 1000 + attempt)
+        attempt += 1
+        frames, fine = [batch.obs], np.ones(states, dtype=bool)
+        for _ in range(memory - 1):
+            step = batch.step(rng.integers(4, size=states))
+            fine &= ~(step.terminated | step.truncated)
+            frames.append(step.obs)
+        levels = batch.levels()
+        saved = batch.get_state()
+        outcomes, alive = [], np.ones((states, hold), dtype=bool)
+        for move in range(len(MOVES)):
+            batch.set_state(saved)
+            ended, held = np.zeros(states, dtype=bool), []
+            for h in range(hold):
+                step = batch.step(np.full(states, move))
+                ended |= step.terminated | step.truncated
+                alive[:, h] &= ~ended
+                held.append(step.obs)  # where a branch ended, `alive` keeps it out of the scores
+            outcomes.append(np.stack(held, axis=1))
+        kept_context.append(np.stack(frames, axis=1)[fine])
+        kept_outcomes.append(np.stack(outcomes, axis=1)[fine])
+        kept_alive.append(alive[fine])
+        kept_levels += levels[fine].tolist()
+        if attempt > 20:
+            raise RuntimeError(f"{game}: fewer than {states} warm-ups survived {memory - 1} moves in 20 tries")
+    chw = lambda x: torch.from_numpy(np.concatenate(x)[:states]).movedim(-1, -3).contiguous()
+    return Branches(game, chw(kept_context), chw(kept_outcomes),
+                    torch.from_numpy(np.concatenate(kept_alive)[:states]), kept_levels[:states])
+
+
+# A predictor imagines, from the branches' contexts, the frames of every move held `hold` steps:
+# (N, 4, hold, 3, H, W) uint8, the same layout as `Branches.outcomes`.
+Predictor = Callable[[Branches], torch.Tensor]
+
+
+def _true_transitions(branches: Branches) -> torch.Tensor:
+    """Each move's real frames with the last context frame in front: (N, 4, hold + 1, 3, H, W)."""
+    last = branches.context[:, None, -1:].expand(-1, len(MOVES), -1, -1, -1, -1)
+    return torch.cat([last, branches.outcomes], dim=2)
+
+
+def lam_decoder_predictor(lam: LatentActionModel) -> Predictor:
+    """The latent action model's decoder given the true latent of every real transition, on its own frames."""
+    @torch.no_grad()
+    def predict(branches: Branches) -> torch.Tensor:
+        real = _true_transitions(branches).flatten(0, 1)  # (N*4, hold+1, ...)
+        latents = lam.encode(real.to(lam.device))  # (N*4, hold, D)
+        frame, out = real[:, 0].to(lam.device), []
+        for t in range(latents.shape[1]):
+            frame = to_uint8(lam.decode(frame, latents[:, t]))
+            out.append(frame.cpu())
+        return torch.stack(out, dim=1).unflatten(0, (-1, len(MOVES)))
+    return predict
+
+
+def _rollout_moves(world: WorldModel, branches: Branches, conditions: torch.Tensor, seed: int) -> torch.Tensor:
+    """Roll out every state's four moves (conditions (N, 4, hold, D)) with the same noise for each move."""
+    out = []
+    for move in range(len(MOVES)):
+        out.append(world.rollout(branches.context, conditions[:, move], seed=seed).cpu())
+    return torch.stack(out, dim=1)
+
+
+def world_model_predictor(world: WorldModel, seed: int = 0) -> Predictor:
+    """The world model conditioned on the true condition (latent action) of every real transition."""
+    def predict(branches: Branches) -> torch.Tensor:
+        real = _true_transitions(branches)
+        conditions = world.label(real.flatten(0, 1)).unflatten(0, (-1, len(MOVES)))
+        return _rollout_moves(world, branches, conditions, seed)
+    return predict
+
+
+def simulator_predictor(simulator: AdaptedSimulator, seed: int = 0) -> Predictor:
+    """The adapted simulator given the move (its action map's condition), what `env.step` runs. The adapter must
+    be for the "moves" subset."""
+    if simulator.combos is None or [simulator.action_names[i] for i in range(len(MOVES))] != list(MOVES) \
+            or simulator.num_actions != len(MOVES):
+        raise ValueError(f"the controllability benchmark needs an adapter for the 'moves' subset {MOVES}, got "
+                         f"{getattr(simulator, 'combos', None)}")
+
+    def predict(branches: Branches) -> torch.Tensor:
+        n, hold = branches.context.shape[0], branches.outcomes.shape[2]
+        rows = simulator.conditions(np.arange(len(MOVES)))  # (4, D)
+        conditions = rows[None, :, None].expand(n, -1, hold, -1)
+        return _rollout_moves(simulator.world, branches, conditions, seed)
+    return predict
+
+
+def real_predictor(branches: Branches) -> torch.Tensor:
+    return branches.outcomes
+
+
+def _pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """MSE over the last three dimensions in 0-255 units, float64."""
+    return (a.double() - b.double()).pow(2).mean(dim=(-3, -2, -1))
+
+
+@dataclass
+class HoldScore:
+    right: int
+    scored: int
+    sensitivity: float  # mean pairwise MSE of the imagined outcomes across moves (0-255 units)
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.right / self.scored if self.scored else None
+
+
+def score_hold(imagined: torch.Tensor, real: torch.Tensor, alive: torch.Tensor) -> HoldScore:
+    """Counterfactual accuracy and action sensitivity at one horizon: imagined and real (N, 4, 3, H, W) uint8,
+    alive (N,) bool (every branch of the state still in its episode)."""
+    real_gap = _pixel_mse(real[:, :, None], real[:, None])  # (N, 4, 4)
+    off = ~torch.eye(len(MOVES), dtype=torch.bool)
+    distinct = torch.where(off, real_gap > 0, torch.ones_like(off)).all(dim=2) & alive[:, None]  # (N, 4)
+    error = _pixel_mse(imagined[:, :, None], real[:, None])  # (N, m imagined, m' real)
+    own = error.diagonal(dim1=1, dim2=2)  # (N, 4)
+    nearest = torch.where(off, own[:, :, None] < error, torch.ones_like(off)).all(dim=2)
+    pairwise = _pixel_mse(imagined[:, :, None], imagined[:, None])[:, off]  # (N, 12)
+    return HoldScore(int((nearest & distinct).sum()), int(distinct.sum()), float(pairwise[alive].mean())
+                     if alive.any() else float("nan"))
+
+
+def controllability(branches: Branches, imagined: torch.Tensor, holds: tuple[int, ...] = HOLDS) -> dict[str, dict]:
+    """Per hold length: right, scored, accuracy, sensitivity; `imagined` (N, 4, hold, 3, H, W) uint8."""
+    scores = {}
+    for h in holds:
+        s = score_hold(imagined[:, :, h - 1], branches.outcomes[:, :, h - 1], branches.alive[:, h - 1])
+        scores[str(h)] = {"right": s.right, "scored": s.scored, "accuracy": s.accuracy,
+                          "sensitivity": s.sensitivity}
+    return scores
+
+
+def pooled(per_game: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """Counts summed over games (accuracy of the pooled counts) and the mean of the per-game accuracies."""
+    out = {}
+    for h in next(iter(per_game.values())):
+        right = sum(g[h]["right"] for g in per_game.values())
+        scored = sum(g[h]["scored"] for g in per_game.values())
+        accuracies = [g[h]["accuracy"] for g in per_game.values() if g[h]["accuracy"] is not None]
+        out[h] = {"right": right, "scored": scored, "accuracy": right / scored if scored else None,
+                  "mean_accuracy": float(np.mean(accuracies)) if accuracies else None,
+                  "min_accuracy": float(np.min(accuracies)) if accuracies else None,
+                  "sensitivity": float(np.nanmean([g[h]["sensitivity"] for g in per_game.values()]))}
+    return out
+
+
+def contact_rows(branches: Branches, imagined: torch.Tensor, hold: int, rows: int) -> np.ndarray:
+    """`rows` states as (rows, 9, H, W, 3): the last context frame, the 4 real outcomes, the 4 imagined ones."""
+    picks = []
+    for i in range(min(rows, branches.context.shape[0])):
+        picks.append(torch.cat([branches.context[i, -1:], branches.outcomes[i, :, hold - 1],
+                                imagined[i, :, hold - 1]]))
+    return torch.stack(picks).permute(0, 1, 3, 4, 2).numpy()
+
+
+def open_loop(clips: torch.Tensor, actions: torch.Tensor, simulator: AdaptedSimulator, memory: int,
+              horizons: tuple[int, ...] = OPEN_LOOP_HORIZONS, seed: int = 0) -> dict[str, dict]:
+    """PSNR/SSIM at `horizons` of the simulator driven by the clips' real actions (clips (N, memory + T, 3, H, W)
+    uint8 of one game, actions (N, memory + T - 1) in the simulator's action space), by the actions of the next
+    clip (shuffled: same distribution, wrong clip), and of repeating the last real frame."""
+    if clips.shape[0] < 2:
+        raise ValueError("open-loop scores need at least 2 clips per game (shuffled actions come from another)")
+    steps = max(horizons)
+    context, real = clips[:, :memory], clips[:, memory:memory + steps]
+    future = actions[:, memory - 1:memory - 1 + steps]
+    world = simulator.world
+
+    def drive(acts: torch.Tensor) -> torch.Tensor:
+        conditions = simulator.conditions(acts.flatten().numpy()).unflatten(0, acts.shape)
+        return world.rollout(context, conditions, seed=seed).cpu()
+
+    rows = {"simulator": drive(future), "shuffled actions": drive(future.roll(1, dims=0)),
+            "repeat last frame": context[:, -1:].expand(-1, steps, -1, -1, -1)}
+    out = {}
+    for name, imagined in rows.items():
+        errors = mse(imagined, real).mean(dim=0)
+        similarity = ssim(imagined, real).mean(dim=0)
+        out[name] = {"psnr": {str(h): psnr_of_mse(float(errors[h - 1])) for h in horizons},
+                     "ssim": {str(h): float(similarity[h - 1]) for h in horizons},
+                     "mse": {str(h): float(errors[h - 1]) for h in horizons}}
+    return out
