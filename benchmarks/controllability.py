@@ -33,6 +33,7 @@ from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, MOVES, OPEN_L
 from adaworld_gym.evaluation.wm_eval import test_clips
 from adaworld_gym.io import write_report
 from adaworld_gym.models.conditions import LatentActionCondition
+from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.video import contact_sheet
 from adaworld_gym.weights import WEIGHTS_DIR, pretrained_path
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--games", default=",".join(GAMES))
     parser.add_argument("--states", type=int, default=16, help="saved test-level states per game")
     parser.add_argument("--clips", type=int, default=8, help="open-loop clips per game (0 skips open loop)")
+    parser.add_argument("--denoising-steps", type=int, default=3, help="sampler steps per frame")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/controllability"))
@@ -100,10 +102,12 @@ def main() -> None:
     specs = [parse_simulator(s) for s in (args.simulator or [f"shipped={pretrained_path('wm-cpu')}"])]
     games = [g for g in args.games.split(",") if g]
     device = resolve_device(args.device)
+    sampler = SamplerConfig(num_steps=args.denoising_steps)
     torch.manual_seed(args.seed)
-    settings = {"simulators": {n: [str(w), str(a) if a else None] for n, w, a in specs}, "games": games, "states": args.states,
+    settings = {"simulators": {n: [str(w), str(a) if a else None] for n, w, a in specs}, "games": games,
+                "states": args.states,
                 "clips": args.clips, "holds": list(HOLDS), "open_loop_horizons": list(OPEN_LOOP_HORIZONS),
-                "moves": list(MOVES), "seed": args.seed, "sampler": "default (3 denoising steps)",
+                "moves": list(MOVES), "seed": args.seed, "sampler": vars(sampler),
                 "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
                 "machine": platform.machine(), "torch": torch.__version__, "device": str(device)}
     print("settings:", json.dumps(settings))
@@ -121,10 +125,10 @@ def main() -> None:
             if isinstance(world.condition, LatentActionCondition):
                 stages[f"{name}: lam decoder (true latents)"] = lam_decoder_predictor(world.condition.model)
             if world.condition.kind != "none":
-                stages[f"{name}: world model (true latents)"] = world_model_predictor(world, args.seed)
+                stages[f"{name}: world model (true latents)"] = world_model_predictor(world, args.seed, sampler)
             if adapters[name] is not None:
                 moves = load_adapter(adapters[name], game, "moves", world)
-                stages[f"{name}: simulator (action)"] = simulator_predictor(moves, args.seed)
+                stages[f"{name}: simulator (action)"] = simulator_predictor(moves, args.seed, sampler)
             for row, predict in stages.items():
                 imagined = predict(branches)
                 rows.setdefault(row, {})[game] = controllability(branches, imagined)
@@ -135,7 +139,8 @@ def main() -> None:
                 # actions: indices of the 15 combos, which are the "full" adapter's actions
                 clips, actions = test_clips([game], args.clips, world.memory + max(OPEN_LOOP_HORIZONS),
                                             seed=args.seed)
-                for row, scores in open_loop(clips, actions, full, world.memory, seed=args.seed).items():
+                scores_by_row = open_loop(clips, actions, full, world.memory, seed=args.seed, sampler=sampler)
+                for row, scores in scores_by_row.items():
                     key = row if row == "repeat last frame" else f"{name}: {row}"
                     open_rows.setdefault(key, {})[game] = scores
         print(f"{game}: " + ", ".join(f"{r} {rows[r][game]['3']['accuracy'] or 0:.0%}" for r in rows

@@ -49,6 +49,21 @@ def test_adaptation_starts_rows_at_mean_latents_and_reports_reward_model(adapted
         adapt(sim.world, data, "maze", "full", finetune_steps=0, progress=False)
 
 
+def test_adaptation_can_keep_another_adapters_reward_model(adapted):
+    """The reward model reads real frames and actions only: a new world model's adapter may keep it."""
+    root, sim, data = adapted
+    world = WorldModel.from_pretrained(root / "wm")
+    kept = adapt(world, data, "maze", "moves", finetune_steps=0, reward_model_from=root / "adapter", progress=False)
+    assert kept.metadata["reward_model_from"] == str(root / "adapter")
+    assert kept.metadata["reward_model_held_out"] == sim.metadata["reward_model_held_out"]
+    for name, value in kept.reward_model.state_dict().items():
+        assert torch.allclose(value.float(), sim.reward_model.state_dict()[name].half().float())
+    with pytest.raises(CheckpointError, match="an adapter for 'maze'"):
+        from adaworld_gym.adaptation.simulator import reward_model_of
+        import gymnasium as gym
+        reward_model_of(root / "adapter", "maze", gym.spaces.Discrete(15))
+
+
 def test_adapter_round_trip_and_refusals(adapted):
     root, sim, _ = adapted
     world = WorldModel.from_pretrained(root / "wm")

@@ -279,7 +279,7 @@ def test_evaluation_and_transfer(tmp_path):
     report = evaluate_world_models(models, ["maze"], clips_per_game=1, transfer_per_game=8, long_per_game=1,
                                    long_steps=8, transfer_games=("maze",), long_games=("maze",), judge_steps=5,
                                    judge_transitions=200, horizons=(1, 2), judge_cache=tmp_path / "judges",
-                                   baseline="none", progress=False)
+                                   baseline="none", counterfactual_states=2, progress=False)
     # The judge was kept; the same settings load it (same weights, same accuracy) instead of training again.
     from adaworld_gym.evaluation.inverse_dynamics import train_inverse_dynamics
     (kept,) = (tmp_path / "judges").glob("judge-maze-n200-k5-*")
@@ -295,6 +295,11 @@ def test_evaluation_and_transfer(tmp_path):
         assert 0 <= result["control"]["mean"]["true"] <= 1
     assert set(report["transfer_reference"]["maze"]["autoencoded_target"]) == {"flow", "none"}
     assert "transfer (judge)" in markdown_summary(report) and "control" in markdown_summary(report)
+    # Beside the models: the last real frame repeated, and counterfactual moves for the conditioned model only.
+    assert set(report["repeat_last_frame"]["psnr"]) == {"1", "2"}
+    assert "repeat last real frame" in markdown_summary(report)
+    assert set(report["models"]["flow"]["counterfactual"]["pooled"]) == {"1", "3"}
+    assert "counterfactual" not in report["models"]["none"] and "Counterfactual moves" in markdown_summary(report)
     # Margins over the baseline: the PSNR difference, and the transfer difference from the per-case scores.
     margin, flow, none = report["margins"]["flow"], report["models"]["flow"], report["models"]["none"]
     assert set(report["margins"]) == {"flow"} and "Margins over none" in markdown_summary(report)

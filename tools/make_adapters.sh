@@ -4,10 +4,14 @@
 # per action of each game's training levels. About 85 s per adapter on 2 CPU cores (the reward model's 1,500
 # steps), 45 minutes for all 32. Collects the few-shot data first if data/fewshot-<subset> is missing.
 # Knobs: GAMES (comma-separated, default all 16), SUBSETS (default "full moves"), STAGE (folder the new adapters
-# are written to before they replace the shipped ones, default runs/adapters-new).
+# are written to before they replace the shipped ones, default runs/adapters-new), WM (the world model, default
+# the shipped one), REWARD_FROM (a folder of adapters whose reward models are kept instead of refitted: they read
+# real frames and actions only, so a new world model can reuse them; a few seconds per adapter instead of 85),
+# REPLACE (0: leave the shipped adapters alone, only fill the stage).
 set -eu
 ALL=bigfish,bossfight,caveflyer,chaser,climber,coinrun,dodgeball,fruitbot,heist,jumper,leaper,maze,miner,ninja,plunder,starpilot
 GAMES=${GAMES:-$ALL}; SUBSETS=${SUBSETS:-full moves}; STAGE=${STAGE:-runs/adapters-new}
+WM=${WM:-}; REWARD_FROM=${REWARD_FROM:-}; REPLACE=${REPLACE:-1}
 SHIPPED=adaworld_gym/weights/adapters
 for subset in $SUBSETS; do
   [ -d "data/fewshot-$subset" ] || adaworld collect --out "data/fewshot-$subset" --games all --per-action 100 \
@@ -16,9 +20,11 @@ for subset in $SUBSETS; do
     # An adapter whose config is in the stage is complete (the config is written last): a rerun resumes.
     [ -f "$STAGE/$game-$subset/config.json" ] && continue
     adaworld adapt --game "$game" --dataset "data/fewshot-$subset" --actions "$subset" --no-finetune \
-        --out "$STAGE/$game-$subset"
+        --out "$STAGE/$game-$subset" ${WM:+--world-model "$WM"} \
+        ${REWARD_FROM:+--reward-model-from "$REWARD_FROM/$game-$subset"}
   done
 done
+[ "$REPLACE" = 1 ] || { echo "adapters in $STAGE"; exit 0; }
 replaced=0
 for subset in $SUBSETS; do
   for game in ${GAMES//,/ }; do

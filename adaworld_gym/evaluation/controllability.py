@@ -35,6 +35,7 @@ from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import TEST_LEVELS
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
+from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.latent_action import LatentActionModel
 from adaworld_gym.models.world_model import WorldModel, to_uint8
 
@@ -118,24 +119,25 @@ def lam_decoder_predictor(lam: LatentActionModel) -> Predictor:
     return predict
 
 
-def _rollout_moves(world: WorldModel, branches: Branches, conditions: torch.Tensor, seed: int) -> torch.Tensor:
+def _rollout_moves(world: WorldModel, branches: Branches, conditions: torch.Tensor, sampler: SamplerConfig | None,
+                   seed: int) -> torch.Tensor:
     """Roll out every state's four moves (conditions (N, 4, hold, D)) with the same noise for each move."""
     out = []
     for move in range(len(MOVES)):
-        out.append(world.rollout(branches.context, conditions[:, move], seed=seed).cpu())
+        out.append(world.rollout(branches.context, conditions[:, move], sampler, seed=seed).cpu())
     return torch.stack(out, dim=1)
 
 
-def world_model_predictor(world: WorldModel, seed: int = 0) -> Predictor:
+def world_model_predictor(world: WorldModel, seed: int = 0, sampler: SamplerConfig | None = None) -> Predictor:
     """The world model conditioned on the true condition (latent action) of every real transition."""
     def predict(branches: Branches) -> torch.Tensor:
         real = _true_transitions(branches)
         conditions = world.label(real.flatten(0, 1)).unflatten(0, (-1, len(MOVES)))
-        return _rollout_moves(world, branches, conditions, seed)
+        return _rollout_moves(world, branches, conditions, sampler, seed)
     return predict
 
 
-def simulator_predictor(simulator: AdaptedSimulator, seed: int = 0) -> Predictor:
+def simulator_predictor(simulator: AdaptedSimulator, seed: int = 0, sampler: SamplerConfig | None = None) -> Predictor:
     """The adapted simulator given the move (its action map's condition), what `env.step` runs. The adapter must
     be for the "moves" subset."""
     if simulator.combos is None or [simulator.action_names[i] for i in range(len(MOVES))] != list(MOVES) \
@@ -147,7 +149,7 @@ def simulator_predictor(simulator: AdaptedSimulator, seed: int = 0) -> Predictor
         n, hold = branches.context.shape[0], branches.outcomes.shape[2]
         rows = simulator.conditions(np.arange(len(MOVES)))  # (4, D)
         conditions = rows[None, :, None].expand(n, -1, hold, -1)
-        return _rollout_moves(simulator.world, branches, conditions, seed)
+        return _rollout_moves(simulator.world, branches, conditions, sampler, seed)
     return predict
 
 
@@ -219,7 +221,8 @@ def contact_rows(branches: Branches, imagined: torch.Tensor, hold: int, rows: in
 
 
 def open_loop(clips: torch.Tensor, actions: torch.Tensor, simulator: AdaptedSimulator, memory: int,
-              horizons: tuple[int, ...] = OPEN_LOOP_HORIZONS, seed: int = 0) -> dict[str, dict]:
+              horizons: tuple[int, ...] = OPEN_LOOP_HORIZONS, seed: int = 0,
+              sampler: SamplerConfig | None = None) -> dict[str, dict]:
     """PSNR/SSIM at `horizons` of the simulator driven by the clips' real actions (clips (N, memory + T, 3, H, W)
     uint8 of one game, actions (N, memory + T - 1) in the simulator's action space), by the actions of the next
     clip (shuffled: same distribution, wrong clip), and of repeating the last real frame."""
@@ -232,7 +235,7 @@ def open_loop(clips: torch.Tensor, actions: torch.Tensor, simulator: AdaptedSimu
 
     def drive(acts: torch.Tensor) -> torch.Tensor:
         conditions = simulator.conditions(acts.flatten().numpy()).unflatten(0, acts.shape)
-        return world.rollout(context, conditions, seed=seed).cpu()
+        return world.rollout(context, conditions, sampler, seed=seed).cpu()
 
     rows = {"simulator": drive(future), "shuffled actions": drive(future.roll(1, dims=0)),
             "repeat last frame": context[:, -1:].expand(-1, steps, -1, -1, -1)}

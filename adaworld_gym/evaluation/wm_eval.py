@@ -25,6 +25,7 @@ import torch
 
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.evaluation.controllability import controllability, pooled, real_branches, world_model_predictor
 from adaworld_gym.envs.procgen_games import TEST_LEVELS, episode_timeout
 from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inverse_dynamics
 from adaworld_gym.evaluation.metrics import (bootstrap_margin_se, colour_histogram, mse, paired_mean_margin,
@@ -38,6 +39,7 @@ TRANSFER_GAMES = ("coinrun", "jumper", "climber", "ninja", "maze", "heist")
 # Held-random play on test levels (8 envs, 600 steps): median episode 500 steps in maze, 346 in heist, 427 in
 # plunder, but 37 in fruitbot (max 123), so only games like the first three yield 200-step clips at all.
 LONG_GAMES = ("maze", "heist", "plunder")
+COUNTERFACTUAL_HOLDS = (1, 3)
 
 
 def test_clips(games: list[str] | tuple[str, ...], per_game: int, length: int, seed: int = 0,
@@ -224,9 +226,11 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                           transfer_games: tuple[str, ...] = TRANSFER_GAMES, long_games: tuple[str, ...] = LONG_GAMES,
                           judge_steps: int = 3000, judge_transitions: int = 20000, horizons: tuple[int, ...] = HORIZONS,
                           judge_cache: Path | None = None, baseline: str | None = None,
-                          progress: bool = True) -> dict[str, Any]:
+                          counterfactual_states: int = 8, progress: bool = True) -> dict[str, Any]:
     """All measurements for every model on the same test data; returns a JSON-ready report. With `baseline`
-    (one of the models' names), also every other model's margins over it, with standard errors."""
+    (one of the models' names), also every other model's margins over it, with standard errors. Besides the
+    models: the repeat-last-frame baseline on the open-loop clips and, for conditioned models, counterfactual move
+    accuracy given the true conditions (`counterfactual_states` saved states per transfer game; 0 skips it)."""
     if baseline is not None and baseline not in models:
         raise ValueError(f"baseline {baseline!r} is not one of the models {sorted(models)}")
     sampler = sampler or SamplerConfig()
@@ -252,8 +256,14 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
                                            "long_games": long_games, "long_per_game": long_per_game,
                                            "long_steps": long_steps, "sampler": vars(sampler), "seed": seed,
                                            "judge_steps": judge_steps, "judge_transitions": judge_transitions,
-                                           "memory": k, "levels": "test (0-999)", "policy": "held-random"},
+                                           "memory": k, "levels": "test (0-999)", "policy": "held-random",
+                                           "counterfactual_states": counterfactual_states},
                               "transfer_reference": reference, "models": {}}
+    # The dumbest baseline, on the same clips: the last real frame, repeated.
+    frozen = clips[:, k - 1:k].expand(-1, max(horizons), -1, -1, -1)
+    report["repeat_last_frame"] = horizon_scores(frozen, clips[:, k:k + max(horizons)], horizons)
+    branches = {game: real_branches(game, counterfactual_states, k, max(COUNTERFACTUAL_HOLDS), seed)
+                for game in transfer_games} if counterfactual_states else {}
     for name, model in models.items():
         imagined, real = imagine_future(model, clips, max(horizons), sampler, seed)
         per_case = {game: transfer(model, cases[game], judges[game], sampler, seed).tolist()
@@ -271,6 +281,10 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
             result["control"][game] = control(model, cases[game], judges[game], sampler, autoencoded, seed)
         result["control"]["mean"] = {k: float(np.mean([result["control"][g][k] for g in transfer_games]))
                                      for k in ("true", "shuffled")}
+        if branches and model.condition.kind != "none":  # counterfactual moves, given their true conditions
+            per_game = {game: controllability(b, world_model_predictor(model, seed)(b), COUNTERFACTUAL_HOLDS)
+                        for game, b in branches.items()}
+            result["counterfactual"] = {"per_game": per_game, "pooled": pooled(per_game)}
         if long_clips is not None:
             result["long_horizon"] = long_horizon(model, long_clips, sampler, seed)
         result["condition"] = model.condition.describe()
@@ -314,6 +328,19 @@ def markdown_summary(report: dict[str, Any]) -> str:
     header += [f"step {report['settings']['long_steps']}"] if report["settings"]["long_steps"] else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += [markdown_row(name, result, horizons) for name, result in report["models"].items()]
+    if "repeat_last_frame" in report:
+        frozen = report["repeat_last_frame"]
+        lines.append("| repeat last real frame (baseline) | - | " + " | ".join(
+            f"{frozen['psnr'][str(h)]:.2f} / {frozen['ssim'][str(h)]:.3f}" for h in horizons) + " |")
+    counterfactual = {n: r["counterfactual"]["pooled"] for n, r in report["models"].items() if "counterfactual" in r}
+    if counterfactual:
+        holds = list(next(iter(counterfactual.values())))
+        lines += ["", "Counterfactual moves given the true conditions (right / scored; chance 25%; "
+                  "benchmarks/controllability.py):", "", "| model | " + " | ".join(f"H={h}" for h in holds) + " |",
+                  "|---|" + "---|" * len(holds)]
+        for name, scores in counterfactual.items():
+            lines.append(f"| {name} | " + " | ".join(
+                f"{scores[h]['accuracy'] or 0:.1%} ({scores[h]['right']}/{scores[h]['scored']})" for h in holds) + " |")
     games = report["settings"]["transfer_games"]
     lines += ["", "Transfer per game (share of imagined transitions the judge reads as the demonstrated move; "
               "chance 25%):", "", "| model | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
