@@ -34,6 +34,7 @@ from adaworld_gym.evaluation.wm_eval import test_clips
 from adaworld_gym.io import write_report
 from adaworld_gym.models.conditions import LatentActionCondition
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
+from adaworld_gym.models.latent_action import LatentActionModel
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.video import contact_sheet
 from adaworld_gym.weights import WEIGHTS_DIR, pretrained_path
@@ -48,6 +49,9 @@ def parse_simulator(spec: str) -> tuple[str, Path, Path | None]:
     world, _, adapters = rest.partition(",")
     if adapters == "-":  # no adapters: the chain's first stages only
         return name, Path(world), None
+    if not adapters and Path(world).resolve() != pretrained_path("wm-cpu").resolve():
+        raise SystemExit(f"--simulator {spec}: name the adapters made for this world model (NAME=WORLD,ADAPTERS), "
+                         "or ',-' for none; the shipped adapters fit the shipped world model only")
     return name, Path(world), Path(adapters) if adapters else WEIGHTS_DIR / "adapters"
 
 
@@ -62,12 +66,14 @@ def table(report: dict) -> list[str]:
     games, rows = report["settings"]["games"], report["rows"]
     lines = [f"Counterfactual move accuracy at H = {', '.join(map(str, HOLDS))} steps held (right / scored), test "
              f"levels, {report['settings']['states']} states per game, chance 25%.", "",
-             "| row | " + " | ".join(f"H={h}" for h in HOLDS) + " | sensitivity H=3 (real: "
-             f"{report['pooled']['real']['3']['sensitivity']:.1f}) |", "|---|" + "---|" * (len(HOLDS) + 1)]
+             "| row | " + " | ".join(f"H={h}" for h in HOLDS) + " | sensitivity H=3 (pixel MSE across moves) |",
+             "|---|" + "---|" * (len(HOLDS) + 1)]
     for name, scores in report["pooled"].items():
         cells = [f"{s['accuracy']:.1%} ({s['right']}/{s['scored']}; min game {s['min_accuracy']:.0%})"
-                 for s in (scores[str(h)] for h in HOLDS)]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {scores['3']['sensitivity']:.1f} |")
+                 if s["scored"] else "- (0 scored)" for s in (scores[str(h)] for h in HOLDS)]
+        sensitivity = scores["3"]["sensitivity"]
+        shown = "-" if sensitivity is None else f"{sensitivity:.1f}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {shown} |")
     lines += ["", "Per game, H = 3:", "", "| row | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
     for name in report["pooled"]:
         cells = []
@@ -89,8 +95,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--simulator", action="append", default=None,
                         help="NAME=WORLD_MODEL[,ADAPTERS] (ADAPTERS holds <game>-moves and <game>-full; default "
-                             "the shipped ones; '-': none, only the latent action model and world model rows); "
+                             "the shipped ones, for the shipped world model only; '-': none, only the latent action "
+                             "model and world model rows); "
                              "repeat to compare; default: shipped=the shipped world model")
+    parser.add_argument("--lam", action="append", default=[],
+                        help="NAME=LATENT_ACTION_MODEL: also a latent action model alone (its decoder row)")
     parser.add_argument("--games", default=",".join(GAMES))
     parser.add_argument("--states", type=int, default=16, help="saved test-level states per game")
     parser.add_argument("--clips", type=int, default=8, help="open-loop clips per game (0 skips open loop)")
@@ -112,6 +121,9 @@ def main() -> None:
                 "machine": platform.machine(), "torch": torch.__version__, "device": str(device)}
     print("settings:", json.dumps(settings))
     worlds = {n: WorldModel.from_pretrained(w, device=device) for n, w, _ in specs}
+    lams = {name: LatentActionModel.from_pretrained(folder, device=device)
+            for name, _, folder in (spec.partition("=") for spec in args.lam)}
+    settings["lams"] = args.lam
     adapters = {n: a for n, _, a in specs}
     rows: dict[str, dict[str, dict]] = {"real": {}}
     grids: dict[str, list[np.ndarray]] = {n: [] for n in worlds}
@@ -120,6 +132,9 @@ def main() -> None:
     for game in games:
         branches = real_branches(game, args.states, memory=6, hold=max(HOLDS), seed=args.seed)
         rows["real"][game] = controllability(branches, real_predictor(branches))
+        for name, lam in lams.items():
+            rows.setdefault(f"{name}: lam decoder (true latents)", {})[game] = controllability(
+                branches, lam_decoder_predictor(lam)(branches))
         for name, world in worlds.items():
             stages = {}
             if isinstance(world.condition, LatentActionCondition):

@@ -7,11 +7,12 @@
 # are written to before they replace the shipped ones, default runs/adapters-new), WM (the world model, default
 # the shipped one), REWARD_FROM (a folder of adapters whose reward models are kept instead of refitted: they read
 # real frames and actions only, so a new world model can reuse them; a few seconds per adapter instead of 85),
-# REPLACE (0: leave the shipped adapters alone, only fill the stage).
+# REPLACE (0: leave the shipped adapters alone, only fill the stage; the default when WM is set).
 set -eu
 ALL=bigfish,bossfight,caveflyer,chaser,climber,coinrun,dodgeball,fruitbot,heist,jumper,leaper,maze,miner,ninja,plunder,starpilot
 GAMES=${GAMES:-$ALL}; SUBSETS=${SUBSETS:-full moves}; STAGE=${STAGE:-runs/adapters-new}
-WM=${WM:-}; REWARD_FROM=${REWARD_FROM:-}; REPLACE=${REPLACE:-1}
+WM=${WM:-}; REWARD_FROM=${REWARD_FROM:-}
+REPLACE=${REPLACE:-$([ -z "$WM" ] && echo 1 || echo 0)}  # adapters of another world model do not replace
 SHIPPED=adaworld_gym/weights/adapters
 for subset in $SUBSETS; do
   [ -d "data/fewshot-$subset" ] || adaworld collect --out "data/fewshot-$subset" --games all --per-action 100 \

@@ -226,7 +226,7 @@ def adapt_to_data(world: WorldModel, data: FewShotData, space: gym.Space, game: 
     `reward_model_from`: an adapter of the same game and actions whose reward model is kept instead of fitted."""
     action_map = initial_action_map(world, data, space, init, seed)
     if reward_model_from is not None:
-        reward_model, held_out = reward_model_of(reward_model_from, game, space)
+        reward_model, held_out = reward_model_of(reward_model_from, game, space, combos)
         reward_model = reward_model.to(world.device).eval()
         metadata = {**(metadata or {}), "reward_model_from": str(reward_model_from)}
     else:

@@ -39,13 +39,17 @@ def _reward_model(state: dict[str, torch.Tensor], space: gym.Space) -> RewardMod
     return reward_model
 
 
-def reward_model_of(folder: str | Path, game: str, space: gym.Space) -> tuple[RewardModel, dict[str, Any]]:
+def reward_model_of(folder: str | Path, game: str, space: gym.Space,
+                    combos: tuple[int, ...] | None = None) -> tuple[RewardModel, dict[str, Any]]:
     """The reward / episode-end model of an adapter (and its held-out scores), for another adapter of the same
-    game and action space: it reads real frames and actions only, so it does not depend on the world model."""
+    game, action space and Procgen action subset: it reads real frames and actions only, so it does not depend
+    on the world model."""
     config, state, meta = load_checkpoint(folder, CHECKPOINT_KIND)
-    if meta["game"] != game or config["action_space"] != space_to_spec(space):
-        raise CheckpointError(f"{folder}: an adapter for {meta['game']!r} with actions {config['action_space']}, "
-                              f"not {game!r} with {space_to_spec(space)}")
+    combos = list(combos) if combos is not None else None
+    if meta["game"] != game or config["action_space"] != space_to_spec(space) or meta.get("combos") != combos:
+        raise CheckpointError(f"{folder}: an adapter for {meta['game']!r} with actions {config['action_space']} "
+                              f"(combos {meta.get('combos')}), not {game!r} with {space_to_spec(space)} "
+                              f"(combos {combos})")
     return _reward_model(state, space), meta["reward_model_held_out"]
 
 

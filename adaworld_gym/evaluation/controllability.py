@@ -1,6 +1,6 @@
 """Does the simulator do what the action says? Counterfactual moves from real states of Procgen test levels.
 
-For each game, `states` test levels are played for `warmup` random moves; the game is saved there and each of the
+For each game, `states` test levels are played for `memory - 1` random moves; the game is saved there and each of the
 four moves (LEFT, DOWN, UP, RIGHT) is held for up to `hold` steps from the same saved state (exact counterfactuals:
 what each move really does from here). Every stage of the chain is then asked the same question from the same
 K context frames, with the same sampler noise for all four moves:
@@ -19,7 +19,7 @@ Scores per horizon H (held H steps):
   game's.
 
 Open-loop rollouts (`open_loop`): clips of held-random play on test levels, the simulator driven by the clip's
-real actions, by another clip's actions of the same game (shuffled), and the baseline that repeats the last real
+real actions, by the previous clip's actions of the same game (shuffled), and the baseline that repeats the last real
 frame, PSNR/SSIM at 1, 5, 10, 20 steps.
 """
 
@@ -63,6 +63,8 @@ def real_branches(game: str, states: int, memory: int = 6, hold: int = 8, seed: 
     kept_context, kept_outcomes, kept_alive, kept_levels = [], [], [], []
     attempt = 0
     while sum(len(c) for c in kept_context) < states:
+        if attempt == 20:
+            raise RuntimeError(f"{game}: fewer than {states} warm-ups survived {memory - 1} moves in 20 tries")
         batch = ProcgenBatch(game, states, start_level=TEST_LEVELS[0], num_levels=TEST_LEVELS[1], actions="moves",
                              seed=seed * 1000 + attempt)
         attempt += 1
@@ -87,8 +89,6 @@ def real_branches(game: str, states: int, memory: int = 6, hold: int = 8, seed: 
         kept_outcomes.append(np.stack(outcomes, axis=1)[fine])
         kept_alive.append(alive[fine])
         kept_levels += levels[fine].tolist()
-        if attempt > 20:
-            raise RuntimeError(f"{game}: fewer than {states} warm-ups survived {memory - 1} moves in 20 tries")
     chw = lambda x: torch.from_numpy(np.concatenate(x)[:states]).movedim(-1, -3).contiguous()
     return Branches(game, chw(kept_context), chw(kept_outcomes),
                     torch.from_numpy(np.concatenate(kept_alive)[:states]), kept_levels[:states])
@@ -140,8 +140,7 @@ def world_model_predictor(world: WorldModel, seed: int = 0, sampler: SamplerConf
 def simulator_predictor(simulator: AdaptedSimulator, seed: int = 0, sampler: SamplerConfig | None = None) -> Predictor:
     """The adapted simulator given the move (its action map's condition), what `env.step` runs. The adapter must
     be for the "moves" subset."""
-    if simulator.combos is None or [simulator.action_names[i] for i in range(len(MOVES))] != list(MOVES) \
-            or simulator.num_actions != len(MOVES):
+    if simulator.combos is None or simulator.num_actions != len(MOVES) or simulator.action_names != MOVES:
         raise ValueError(f"the controllability benchmark needs an adapter for the 'moves' subset {MOVES}, got "
                          f"{getattr(simulator, 'combos', None)}")
 
@@ -166,7 +165,8 @@ def _pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 class HoldScore:
     right: int
     scored: int
-    sensitivity: float  # mean pairwise MSE of the imagined outcomes across moves (0-255 units)
+    sensitivity: float | None  # mean pairwise MSE of the imagined outcomes across moves (0-255 units); None: no
+    # state had all its branches alive
 
     @property
     def accuracy(self) -> float | None:
@@ -183,8 +183,8 @@ def score_hold(imagined: torch.Tensor, real: torch.Tensor, alive: torch.Tensor) 
     own = error.diagonal(dim1=1, dim2=2)  # (N, 4)
     nearest = torch.where(off, own[:, :, None] < error, torch.ones_like(off)).all(dim=2)
     pairwise = _pixel_mse(imagined[:, :, None], imagined[:, None])[:, off]  # (N, 12)
-    return HoldScore(int((nearest & distinct).sum()), int(distinct.sum()), float(pairwise[alive].mean())
-                     if alive.any() else float("nan"))
+    return HoldScore(int((nearest & distinct).sum()), int(distinct.sum()),
+                     float(pairwise[alive].mean()) if alive.any() else None)
 
 
 def controllability(branches: Branches, imagined: torch.Tensor, holds: tuple[int, ...] = HOLDS) -> dict[str, dict]:
@@ -207,7 +207,8 @@ def pooled(per_game: dict[str, dict[str, dict]]) -> dict[str, dict]:
         out[h] = {"right": right, "scored": scored, "accuracy": right / scored if scored else None,
                   "mean_accuracy": float(np.mean(accuracies)) if accuracies else None,
                   "min_accuracy": float(np.min(accuracies)) if accuracies else None,
-                  "sensitivity": float(np.nanmean([g[h]["sensitivity"] for g in per_game.values()]))}
+                  "sensitivity": float(np.mean(sensitivities)) if (sensitivities := [
+                      g[h]["sensitivity"] for g in per_game.values() if g[h]["sensitivity"] is not None]) else None}
     return out
 
 
@@ -224,8 +225,8 @@ def open_loop(clips: torch.Tensor, actions: torch.Tensor, simulator: AdaptedSimu
               horizons: tuple[int, ...] = OPEN_LOOP_HORIZONS, seed: int = 0,
               sampler: SamplerConfig | None = None) -> dict[str, dict]:
     """PSNR/SSIM at `horizons` of the simulator driven by the clips' real actions (clips (N, memory + T, 3, H, W)
-    uint8 of one game, actions (N, memory + T - 1) in the simulator's action space), by the actions of the next
-    clip (shuffled: same distribution, wrong clip), and of repeating the last real frame."""
+    uint8 of one game, actions (N, memory + T - 1) in the simulator's action space), by the actions of the
+    previous clip (shuffled: same distribution, wrong clip), and of repeating the last real frame."""
     if clips.shape[0] < 2:
         raise ValueError("open-loop scores need at least 2 clips per game (shuffled actions come from another)")
     steps = max(horizons)

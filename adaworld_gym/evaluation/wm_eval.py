@@ -282,7 +282,7 @@ def evaluate_world_models(models: dict[str, WorldModel], games: list[str], clips
         result["control"]["mean"] = {k: float(np.mean([result["control"][g][k] for g in transfer_games]))
                                      for k in ("true", "shuffled")}
         if branches and model.condition.kind != "none":  # counterfactual moves, given their true conditions
-            per_game = {game: controllability(b, world_model_predictor(model, seed)(b), COUNTERFACTUAL_HOLDS)
+            per_game = {game: controllability(b, world_model_predictor(model, seed, sampler)(b), COUNTERFACTUAL_HOLDS)
                         for game, b in branches.items()}
             result["counterfactual"] = {"per_game": per_game, "pooled": pooled(per_game)}
         if long_clips is not None:
@@ -331,7 +331,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
     if "repeat_last_frame" in report:
         frozen = report["repeat_last_frame"]
         lines.append("| repeat last real frame (baseline) | - | " + " | ".join(
-            f"{frozen['psnr'][str(h)]:.2f} / {frozen['ssim'][str(h)]:.3f}" for h in horizons) + " |")
+            f"{frozen['psnr'][str(h)]:.2f} / {frozen['ssim'][str(h)]:.3f}" for h in horizons) + " | -" * (
+            len(header) - 2 - len(horizons)) + " |")
     counterfactual = {n: r["counterfactual"]["pooled"] for n, r in report["models"].items() if "counterfactual" in r}
     if counterfactual:
         holds = list(next(iter(counterfactual.values())))
@@ -340,7 +341,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
                   "|---|" + "---|" * len(holds)]
         for name, scores in counterfactual.items():
             lines.append(f"| {name} | " + " | ".join(
-                f"{scores[h]['accuracy'] or 0:.1%} ({scores[h]['right']}/{scores[h]['scored']})" for h in holds) + " |")
+                "-" if scores[h]["accuracy"] is None else
+                f"{scores[h]['accuracy']:.1%} ({scores[h]['right']}/{scores[h]['scored']})" for h in holds) + " |")
     games = report["settings"]["transfer_games"]
     lines += ["", "Transfer per game (share of imagined transitions the judge reads as the demonstrated move; "
               "chance 25%):", "", "| model | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]

@@ -137,6 +137,8 @@ class WorldModel(nn.Module):
         hint = self.next_frame_hint(state, condition)
         latent = sampler.sample(state.memory, state.lengths, condition, generator, hint)
         frame = to_uint8(self.autoencoder.decode(latent))
+        if self.autoencoder.config.fold:  # remember the frame as shown (uint8 levels, in range), as real ones are
+            latent = self.autoencoder.encode(frame)
         return frame, state.push(latent, frame)
 
     def next_frame_hint(self, state: RolloutState, condition: torch.Tensor) -> torch.Tensor | None:

@@ -48,6 +48,8 @@ class AeTask:
 def train_ae(config: AeTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported autoencoder lands in `config.out / "model"`."""
     model_config = preset(config.preset)
+    if model_config.fold:
+        raise ValueError("the 'fold' autoencoder is lossless and has nothing to train (train-wm --pixel-space uses it)")
     loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
                                          config.seed + step, config.policy)
     return train(AeTask(), FrameAutoencoder(model_config), loader_at, config, config_record(config, model=model_config),

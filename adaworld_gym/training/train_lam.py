@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from adaworld_gym.data.clips import ClipDataset, LiveClipStream
+from adaworld_gym.data.episodes import EpisodeStore
 from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES
 from adaworld_gym.models.latent_action import LatentActionModel, frames_to_float, preset
 from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
@@ -119,6 +120,8 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     """Train (or resume) into `config.out`; the exported model lands in `config.out / "model"`."""
     if config.decoder_of is not None and config.finetune_of is not None:
         raise ValueError("give either --decoder-of or --finetune-of, not both")
+    if config.label_weight:
+        check_labels(config)
     if config.decoder_of is not None:
         model = decoder_to_finetune(config)
     elif config.finetune_of is not None:
@@ -132,10 +135,21 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
     return train(LamTask(config), model, loader_at, config, config_record(config, model=model.config), progress)
 
 
+def check_labels(config: LamTrainConfig) -> None:
+    """Labels are indices into Procgen's 15 combos: the live stream's, or datasets recorded with all 15."""
+    if config.decoder_of is not None:
+        raise ValueError("--label-weight trains the encoder; --decoder-of freezes it")
+    for folder in config.datasets or []:
+        counts = EpisodeStore(folder).info.num_actions
+        if any(n != NUM_PROCGEN_ACTIONS for n in counts.values()):
+            raise ValueError(f"{folder}: --label-weight needs actions from Procgen's {NUM_PROCGEN_ACTIONS} combos "
+                             f"('--actions full'); this dataset has {counts}")
+
+
 def model_to_finetune(config: LamTrainConfig) -> LatentActionModel:
     """The trained model at `config.finetune_of`, every weight trainable, with a fresh action head if the run
-    asks for labels and the model has none. The KL weight is at full strength from the first step (the model's
-    latent is already informative)."""
+    asks for labels and the model has none. The KL schedule is the run's (`--kl-free-steps 0 --kl-warmup-steps 0`
+    keeps it at full strength from the first step: the model's latent is already informative)."""
     options = model_options(config)
     if options:
         raise ValueError(f"--finetune-of keeps the model's config; got {sorted(options)}")

@@ -138,8 +138,8 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
                  condition_dim=condition.dim, scale_shift=config.scale_shift,
                  condition_channels=config.condition_channels,
                  hint_resolution=autoencoder.config.resolution if config.hint else 0, hint_noise=config.hint_noise)
-    model_config = preset(config.preset, **(PIXEL_SPACE_DENOISER if config.pixel_space else {}),
-                          **{k: v for k, v in asked.items() if v is not None})
+    model_config = preset(config.preset, **{**(PIXEL_SPACE_DENOISER if config.pixel_space else {}),
+                                            **{k: v for k, v in asked.items() if v is not None}})
     loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
                                          config.num_workers, config.seed + step, config.policy)
     if config.condition_sample and not (config.condition == "latent_action" and
