@@ -204,11 +204,11 @@ def pooled(per_game: dict[str, dict[str, dict]]) -> dict[str, dict]:
         right = sum(g[h]["right"] for g in per_game.values())
         scored = sum(g[h]["scored"] for g in per_game.values())
         accuracies = [g[h]["accuracy"] for g in per_game.values() if g[h]["accuracy"] is not None]
+        sensitivities = [g[h]["sensitivity"] for g in per_game.values() if g[h]["sensitivity"] is not None]
         out[h] = {"right": right, "scored": scored, "accuracy": right / scored if scored else None,
                   "mean_accuracy": float(np.mean(accuracies)) if accuracies else None,
                   "min_accuracy": float(np.min(accuracies)) if accuracies else None,
-                  "sensitivity": float(np.mean(sensitivities)) if (sensitivities := [
-                      g[h]["sensitivity"] for g in per_game.values() if g[h]["sensitivity"] is not None]) else None}
+                  "sensitivity": float(np.mean(sensitivities)) if sensitivities else None}
     return out
 
 
