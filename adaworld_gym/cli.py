@@ -327,8 +327,12 @@ def adapt_command(
         env: Optional[str] = typer.Option(None, help="Or any Gymnasium env id with RGB image observations: the "
                                                      "few-shot data is collected from it."),
         env_kwargs: str = typer.Option("{}", help="JSON keyword arguments for gym.make(--env)."),
+        obs_key: Optional[str] = typer.Option(None, help="With --env and Dict observations: the RGB image entry "
+                                                         "to learn (e.g. screen); the learned env observes it alone."),
         samples_per_action: int = typer.Option(100, min=1, help="With --env: samples per action (per value of a "
-                                                                "MultiDiscrete dimension, per Box direction)."),
+                                                                "MultiDiscrete dimension, per MultiBinary button "
+                                                                "pressed alone and all released, per Box "
+                                                                "direction)."),
         world_model: Optional[Path] = typer.Option(None, help="Pretrained world model; default: the shipped one."),
         finetune_steps: int = typer.Option(800, min=0, help="Fine-tuning steps (0 = averaged latents only)."),
         no_finetune: bool = typer.Option(False, "--no-finetune", help="Same as --finetune-steps 0."),
@@ -353,11 +357,13 @@ def adapt_command(
         raise ValueError("give either --env ENV_ID, or --game and --dataset (a Procgen few-shot dataset)")
     if env is not None and reward_model_from is not None:
         raise ValueError("--reward-model-from is for Procgen adapters (--game, --dataset)")
+    if env is None and obs_key is not None:
+        raise ValueError("--obs-key names an image entry of --env's Dict observations; give it with --env")
     world = WorldModel.from_pretrained(world_model or pretrained_path("wm-cpu"), device=resolve_device(device))
     steps = 0 if no_finetune else finetune_steps
     if env is not None:
         simulator = adapt_env(world, env, json.loads(env_kwargs), samples_per_action, steps, batch_size, lr, init,
-                              reward_steps=reward_steps, seed=seed)
+                              reward_steps=reward_steps, seed=seed, obs_key=obs_key)
     else:
         simulator = adapt(world, dataset, game, actions, finetune_steps=steps, batch_size=batch_size, lr=lr,
                           init=init, reward_steps=reward_steps, seed=seed, reward_model_from=reward_model_from)

@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--games", default=",".join(HELD_OUT_GAMES), help="Procgen games of --dataset")
     parser.add_argument("--env", action="append", default=[], help="Gymnasium env id instead of --dataset")
     parser.add_argument("--env-kwargs", default="{}", help="JSON keyword arguments for every --env")
+    parser.add_argument("--obs-key", help="the RGB image entry of every --env's Dict observations")
     parser.add_argument("--per-action", type=int, default=100)
     parser.add_argument("--steps", type=int, nargs="+", default=list(FINETUNE_STEPS))
     parser.add_argument("--data-methods", nargs="*", default=[])
@@ -62,8 +63,8 @@ def main() -> None:
         tasks = [procgen_task(args.dataset, game, memory, args.clips, args.seed + g)
                  for g, game in enumerate(args.games.split(","))]
     else:
-        tasks = [env_task(env_id, json.loads(args.env_kwargs), args.per_action, memory, args.clips, args.seed)
-                 for env_id in args.env]
+        tasks = [env_task(env_id, json.loads(args.env_kwargs), args.per_action, memory, args.clips, args.seed,
+                          args.obs_key) for env_id in args.env]
     path = args.out / "adaptation.json"
     report = json.loads(path.read_text()) if path.exists() else None
     report = run_adaptation_benchmark(

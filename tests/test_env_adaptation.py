@@ -1,13 +1,18 @@
-"""Adapting to any Gymnasium pixel environment: toy Box and MultiDiscrete environments become learned
-simulators with the original action space, and unsupported environments get a clear error."""
+"""Adapting to any Gymnasium pixel environment: toy Box, MultiDiscrete, MultiBinary and Dict-observation
+environments become learned simulators with the original action space, and unsupported environments get a clear
+error."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
 import adaworld_gym
+from adaworld_gym.adaptation.action_map import MultiBinaryActionMap
 from adaworld_gym.adaptation.env_adapt import HeldRandomActions, adapt_env, few_shot_steps
+from adaworld_gym.cli import app
+from adaworld_gym.models.checkpoint import CheckpointError
 from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
@@ -39,6 +44,9 @@ class MovingSquare(gym.Env):
     def step(self, action):
         if isinstance(self.action_space, gym.spaces.Box):
             move = np.asarray(action, dtype=float) * 3
+        elif isinstance(self.action_space, gym.spaces.MultiBinary):  # buttons up, down, left, right
+            up, down, left, right = np.asarray(action, dtype=float)
+            move = np.array([3 * (down - up), 6 * (right - left)])
         else:
             move = (np.asarray(action) - 1) * 3 if action.shape == (2,) else np.zeros(2)
             move = np.array([move[0], 2 * move[1]])
@@ -51,8 +59,39 @@ gym.register("ToySquareBox-v0", entry_point=lambda: MovingSquare(gym.spaces.Box(
              max_episode_steps=40)
 gym.register("ToySquareMulti-v0", entry_point=lambda: MovingSquare(gym.spaces.MultiDiscrete([3, 2])),
              max_episode_steps=40)
+gym.register("ToySquareButtons-v0", entry_point=lambda: MovingSquare(gym.spaces.MultiBinary(4)),
+             max_episode_steps=40)
 gym.register("ToyDictActions-v0", entry_point=lambda: MovingSquare(
     gym.spaces.Dict({"move": gym.spaces.Discrete(2)})))
+gym.register("ToyButtonGrid-v0", entry_point=lambda: MovingSquare(gym.spaces.MultiBinary([2, 2])))
+
+
+class ScreenAndMore(MovingSquare):
+    """MovingSquare observed as a Dict, as ViZDoom's: the RGB 'screen', a small RGB 'automap', a grey 'depth'
+    and a 'health' number."""
+
+    def __init__(self):
+        super().__init__(gym.spaces.MultiDiscrete([3, 2]))
+        self.observation_space = gym.spaces.Dict({
+            "screen": gym.spaces.Box(0, 255, (48, 40, 3), dtype=np.uint8),
+            "automap": gym.spaces.Box(0, 255, (12, 10, 3), dtype=np.uint8),
+            "depth": gym.spaces.Box(0, 255, (48, 40), dtype=np.uint8),
+            "health": gym.spaces.Box(0, 1, (1,), dtype=np.float32)})
+
+    def _observe(self, frame: np.ndarray) -> dict[str, np.ndarray]:
+        return {"screen": frame, "automap": frame[::4, ::4].copy(), "depth": frame[..., 0].copy(),
+                "health": np.ones(1, dtype=np.float32)}
+
+    def reset(self, *, seed=None, options=None):
+        frame, info = super().reset(seed=seed)
+        return self._observe(frame), info
+
+    def step(self, action):
+        frame, *rest = super().step(action)
+        return self._observe(frame), *rest
+
+
+gym.register("ToyScreenDict-v0", entry_point=ScreenAndMore, max_episode_steps=40)
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +103,10 @@ def world_folder(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("env_id", ["ToySquareBox-v0", "ToySquareMulti-v0"])
-def test_adapted_env_keeps_the_action_space_and_passes_checkers(env_id, world_folder, tmp_path):
+@pytest.mark.parametrize("env_id, bad_action", [("ToySquareBox-v0", np.full(2, 5.0, dtype=np.float32)),
+                                                 ("ToySquareMulti-v0", np.array([7, 0])),
+                                                 ("ToySquareButtons-v0", np.array([0, 2, 0, 0], dtype=np.int8))])
+def test_adapted_env_keeps_the_action_space_and_passes_checkers(env_id, bad_action, world_folder, tmp_path):
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -89,9 +130,33 @@ def test_adapted_env_keeps_the_action_space_and_passes_checkers(env_id, world_fo
     assert full_size.reset(seed=0)[0].shape == (48, 40, 3)
     start = original.reset(seed=3)[0]
     assert full_size.reset(options={"frames": start[None]})[0].shape == (48, 40, 3)  # any size in, resized
-    bad = np.full(2, 5.0, dtype=np.float32) if env_id == "ToySquareBox-v0" else np.array([7, 0])
     with pytest.raises(ValueError, match="is not in"):
-        env.step(bad)
+        env.step(bad_action)
+
+
+def test_dict_observations_adapt_on_their_image_entry(world_folder, tmp_path):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    result = CliRunner().invoke(app, ["adapt", "--env", "ToyScreenDict-v0", "--obs-key", "screen", "--out",
+                                      str(tmp_path / "adapter"), "--world-model", str(world_folder),
+                                      "--samples-per-action", "2", "--finetune-steps", "2", "--batch-size", "4",
+                                      "--reward-steps", "5", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    original = gym.make("ToyScreenDict-v0")
+    env = adaworld_gym.make_learned(tmp_path / "adapter", device="cpu", denoising_steps=1)
+    # The learned env observes the image alone: the world model imagines nothing else.
+    assert env.unwrapped.obs_key == "screen"
+    assert env.observation_space == gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
+    assert env.action_space == original.action_space
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped)
+    full_size = adaworld_gym.make_learned(tmp_path / "adapter", obs_key="screen", device="cpu", original_size=True)
+    assert full_size.observation_space == original.observation_space["screen"]
+    assert full_size.reset(seed=0)[0].shape == (48, 40, 3)
+    with pytest.raises(CheckpointError,
+                       match="adapted on the 'screen' entry of ToyScreenDict-v0, not obs_key 'automap'"):
+        adaworld_gym.make_learned(tmp_path / "adapter", obs_key="automap", device="cpu")
 
 
 def test_unsupported_environments_get_a_clear_error(world_folder):
@@ -100,15 +165,49 @@ def test_unsupported_environments_get_a_clear_error(world_folder):
         adapt_env(world, "CartPole-v1", progress=False)
     with pytest.raises(ValueError, match="ToyDictActions-v0: action space Dict.* is not supported"):
         adapt_env(world, "ToyDictActions-v0", progress=False)
+    with pytest.raises(ValueError, match=r"ToyButtonGrid-v0: action space MultiBinary\(\(2, 2\)\) is not supported"):
+        adapt_env(world, "ToyButtonGrid-v0", progress=False)
+    images = (r"RGB image entries \(uint8 Box \(H, W, 3\)\): \['automap', 'screen'\] "
+              r"of \['automap', 'depth', 'health', 'screen'\]")
+    with pytest.raises(ValueError, match=r"ToyScreenDict-v0: observations are a Dict: name its RGB image entry with "
+                                         r"obs_key \(--obs-key\); " + images):
+        adapt_env(world, "ToyScreenDict-v0", progress=False)
+    for key in ("depth", "health", "sound"):
+        with pytest.raises(ValueError, match=f"obs_key '{key}' is not an RGB image entry of its Dict observations; "
+                                             + images):
+            adapt_env(world, "ToyScreenDict-v0", progress=False, obs_key=key)
+    with pytest.raises(ValueError, match="ToySquareBox-v0: obs_key 'screen' picks an entry of Dict observations"):
+        adapt_env(world, "ToySquareBox-v0", progress=False, obs_key="screen")
+    result = CliRunner().invoke(app, ["adapt", "--game", "maze", "--dataset", "x", "--obs-key", "screen", "--out", "x"])
+    assert "--obs-key names an image entry of --env's Dict observations" in str(result.exception)
 
 
 def test_held_random_actions_fill_every_discrete_quota_and_cover_a_box():
     policy = HeldRandomActions(gym.spaces.Discrete(5, start=1), per_action=7, seed=0)
     drawn = [policy() for _ in range(35)]
     assert sorted(set(drawn)) == [1, 2, 3, 4, 5] and all(drawn.count(a) == 7 for a in range(1, 6))
+    buttons = HeldRandomActions(gym.spaces.MultiBinary(3), per_action=6, seed=0)
+    pressed = [tuple(buttons()) for _ in range(few_shot_steps(gym.spaces.MultiBinary(3), 6))]
+    # N steps with each button pressed alone and N with all released.
+    assert sorted(set(pressed)) == [(0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0)]
+    assert all(pressed.count(a) == 6 for a in set(pressed))
     box = HeldRandomActions(gym.spaces.Box(-2, 2, (3,), dtype=np.float32), per_action=1, seed=0)
     samples = np.stack([box() for _ in range(400)])
     assert samples.min() < -1.5 and samples.max() > 1.5 and samples.dtype == np.float32
+
+
+def test_multibinary_map_starts_at_averaged_latents_and_adds_buttons():
+    action_map = MultiBinaryActionMap(4, 2)
+    actions = torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
+    latents = torch.tensor([[1.0, 0.0], [3.0, 0.0], [2.0, 5.0], [4.0, 5.0], [0.0, 2.0], [2.0, -1.0]])
+    action_map.initialise(actions, latents)
+    # Released: the mean latent of released transitions; a button alone: the mean latent of its transitions;
+    # buttons together add their differences to released; the never-pressed last button adds nothing.
+    pressed = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [1, 1, 0, 0], [0, 0, 0, 1]])
+    expected = torch.tensor([[2.0, 0.0], [3.0, 5.0], [0.0, 2.0], [2.0, -1.0], [1.0, 7.0], [2.0, 0.0]])
+    torch.testing.assert_close(action_map(pressed), expected)
+    with pytest.raises(ValueError, match=r"expected 0/1 actions of shape \(B, 4\)"):
+        action_map(torch.tensor([[0, 2, 0, 0]]))
 
 
 def test_adaptation_benchmark_on_a_gymnasium_env(world_folder):

@@ -4,6 +4,9 @@
   action's few-shot transitions (AdaWorld's initialisation; random rows for the action-agnostic comparison).
 - `MultiDiscrete(nvec)`: one such table per dimension; an action's latent is the average of its dimensions' rows
   (AdaWorld composes latent actions by averaging), so the table grows with sum(nvec), not prod(nvec).
+- `MultiBinary(n)`: a latent for all buttons released plus one contribution per button, added for each button
+  pressed; fitted by least squares, so with one button pressed at a time (as `adapt --env` collects) the
+  released latent and each button's are the average latent actions of those transitions, as for `Discrete`.
 - `Box`: a small MLP from the raw (flattened) action to the latent action, first fitted to the (action, latent)
   pairs of the few-shot data.
 """
@@ -18,14 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SUPPORTED_ACTION_SPACES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.Box)
+SUPPORTED_ACTION_SPACES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary, gym.spaces.Box)
 
 
 def check_action_space(space: gym.Space) -> None:
-    if not isinstance(space, SUPPORTED_ACTION_SPACES) or (isinstance(space, gym.spaces.MultiDiscrete)
-                                                          and space.nvec.ndim != 1):
+    if not isinstance(space, SUPPORTED_ACTION_SPACES) or (
+            isinstance(space, (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)) and len(space.shape) != 1):
         raise ValueError(f"action space {space} is not supported: adaptation handles Discrete, MultiDiscrete "
-                         "(one-dimensional nvec) and Box action spaces")
+                         "(one-dimensional nvec), MultiBinary (one-dimensional n) and Box action spaces")
 
 
 def space_to_spec(space: gym.Space) -> dict[str, Any]:
@@ -35,6 +38,8 @@ def space_to_spec(space: gym.Space) -> dict[str, Any]:
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, gym.spaces.MultiDiscrete):
         return {"type": "MultiDiscrete", "nvec": space.nvec.tolist(), "start": space.start.tolist()}
+    if isinstance(space, gym.spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": int(space.shape[0])}
     return {"type": "Box", "low": space.low.tolist(), "high": space.high.tolist(), "shape": list(space.shape),
             "dtype": str(space.dtype)}
 
@@ -44,6 +49,8 @@ def space_from_spec(spec: dict[str, Any]) -> gym.Space:
         return gym.spaces.Discrete(spec["n"], start=spec.get("start", 0))
     if spec["type"] == "MultiDiscrete":
         return gym.spaces.MultiDiscrete(spec["nvec"], start=spec.get("start"))
+    if spec["type"] == "MultiBinary":
+        return gym.spaces.MultiBinary(spec["n"])
     if spec["type"] == "Box":
         dtype = np.dtype(spec["dtype"])
         return gym.spaces.Box(np.array(spec["low"], dtype=dtype), np.array(spec["high"], dtype=dtype),
@@ -58,20 +65,23 @@ def bounded_box(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def actions_to_tensor(space: gym.Space, actions: Any) -> torch.Tensor:
     """Actions of a batch in the space's own form -> (B,) int64 for Discrete (counted from 0), (B, D) int64 for
-    MultiDiscrete, (B, D) float32 in [-1, 1] for Box (scaled by the space's bounds)."""
+    MultiDiscrete (counted from 0) and MultiBinary (0 released, 1 pressed), (B, D) float32 in [-1, 1] for Box
+    (scaled by the space's bounds)."""
     actions = np.asarray(actions)
     if isinstance(space, gym.spaces.Discrete):
         return torch.from_numpy(actions.astype(np.int64).reshape(-1) - int(space.start))
     if isinstance(space, gym.spaces.MultiDiscrete):
         return torch.from_numpy(actions.astype(np.int64).reshape(-1, len(space.nvec)) - space.start)
+    if isinstance(space, gym.spaces.MultiBinary):
+        return torch.from_numpy(actions.astype(np.int64).reshape(-1, space.shape[0]))
     low, high = bounded_box(space.low.reshape(-1), space.high.reshape(-1))
     flat = actions.astype(np.float32).reshape(-1, low.size)
     return torch.from_numpy((2 * (flat - low) / np.maximum(high - low, 1e-8) - 1).astype(np.float32))
 
 
 def action_features(space: gym.Space, actions: torch.Tensor) -> torch.Tensor:
-    """What the reward model is told about the action: one-hots (Discrete, MultiDiscrete per dimension, joined)
-    or the scaled Box action itself. Input: `actions_to_tensor` output."""
+    """What the reward model is told about the action: one-hots (Discrete, MultiDiscrete per dimension, joined),
+    the MultiBinary buttons as 0/1, or the scaled Box action itself. Input: `actions_to_tensor` output."""
     if isinstance(space, gym.spaces.Discrete):
         return F.one_hot(actions.long(), int(space.n)).float()
     if isinstance(space, gym.spaces.MultiDiscrete):
@@ -129,6 +139,34 @@ class MultiDiscreteActionMap(nn.Module):
         return torch.stack([table(actions[:, d]) for d, table in enumerate(self.tables)]).mean(dim=0)
 
 
+class MultiBinaryActionMap(nn.Module):
+    """Buttons -> the released latent plus the contribution of each button pressed. Added, not averaged as for
+    MultiDiscrete: a dimension always holds some value, a button does nothing until pressed, and an average
+    over many buttons would shrink one press to 1/n of its effect."""
+
+    def __init__(self, num_buttons: int, condition_dim: int):
+        super().__init__()
+        self.num_buttons, self.condition_dim = num_buttons, condition_dim
+        self.released = nn.Parameter(0.1 * torch.randn(condition_dim))
+        self.buttons = nn.Parameter(0.1 * torch.randn(num_buttons, condition_dim))
+
+    @torch.no_grad()
+    def initialise(self, actions: torch.Tensor, latents: torch.Tensor) -> None:
+        """Least squares of the latents on [1, buttons]; the pseudo-inverse's minimum-norm solution gives a
+        button never pressed no contribution."""
+        design = torch.cat([torch.ones(len(actions), 1, device=latents.device),
+                            actions.to(latents.device).float()], dim=1)
+        solved = torch.linalg.pinv(design) @ latents.float()
+        self.released.copy_(solved[0]), self.buttons.copy_(solved[1:])
+
+    def forward(self, actions: torch.Tensor) -> torch.Tensor:
+        actions = torch.as_tensor(actions, device=self.buttons.device)
+        if actions.ndim != 2 or actions.shape[1] != self.num_buttons or \
+                (actions.numel() and not ((actions == 0) | (actions == 1)).all()):
+            raise ValueError(f"expected 0/1 actions of shape (B, {self.num_buttons}), got {actions.tolist()}")
+        return self.released + actions.float() @ self.buttons
+
+
 class ContinuousActionMap(nn.Module):
     def __init__(self, action_dim: int, condition_dim: int, hidden: int = 128):
         super().__init__()
@@ -155,7 +193,7 @@ class ContinuousActionMap(nn.Module):
         return self.net(actions)
 
 
-ActionMap = DiscreteActionMap | MultiDiscreteActionMap | ContinuousActionMap
+ActionMap = DiscreteActionMap | MultiDiscreteActionMap | MultiBinaryActionMap | ContinuousActionMap
 
 
 def make_action_map(space: gym.Space, condition_dim: int) -> ActionMap:
@@ -164,4 +202,6 @@ def make_action_map(space: gym.Space, condition_dim: int) -> ActionMap:
         return DiscreteActionMap(int(space.n), condition_dim)
     if isinstance(space, gym.spaces.MultiDiscrete):
         return MultiDiscreteActionMap(space.nvec.tolist(), condition_dim)
+    if isinstance(space, gym.spaces.MultiBinary):
+        return MultiBinaryActionMap(int(space.shape[0]), condition_dim)
     return ContinuousActionMap(int(np.prod(space.shape)), condition_dim)

@@ -99,7 +99,8 @@ def limit_per_action(data: FewShotData, per_action: int) -> FewShotData:
 def initial_action_map(world: WorldModel, data: FewShotData, space: gym.Space, init: str = "average",
                        seed: int = 0) -> ActionMap:
     """The action map started from the conditions (latent actions) of the few-shot transitions: mean rows for
-    discrete actions, a fitted MLP for continuous ones; `init="random"` leaves it at its random start."""
+    discrete actions, least-squares button contributions for MultiBinary, a fitted MLP for continuous ones;
+    `init="random"` leaves it at its random start."""
     if init not in ("average", "random"):
         raise ValueError(f"init must be 'average' or 'random', got {init!r}")
     torch.manual_seed(seed)

@@ -1,15 +1,18 @@
 """Adapt the pretrained world model to any Gymnasium environment with RGB image observations
 (`adaworld adapt --env ENV_ID`).
 
-Read top to bottom: check that the environment is supported (RGB image observations of any size; a Discrete,
-MultiDiscrete or Box action space), play it with held-random actions until every action has its few-shot
-samples (frames resized to the model's resolution; the first frames of episodes are kept as start states),
-then adapt exactly as for Procgen. The adapter records the environment id, its action space and its original
-frame size, so `gym.make("AdaWorld-v0", checkpoint=...)` rebuilds an env with the same action space.
+Read top to bottom: check that the environment is supported (RGB image observations of any size, or a Dict
+of observations with such an image entry named by `obs_key`; a Discrete, MultiDiscrete, MultiBinary or Box
+action space), play it with held-random actions until every action has its few-shot samples (frames resized
+to the model's resolution; the first frames of episodes are kept as start states), then adapt exactly as for
+Procgen. The adapter records the environment id, the image entry, its action space and its original frame
+size, so `gym.make("AdaWorld-v0", checkpoint=...)` rebuilds an env with the same action space; its
+observations are the image alone (a Dict's other entries are not imagined).
 """
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import gymnasium as gym
@@ -26,24 +29,53 @@ from adaworld_gym.models.world_model import WorldModel
 MAX_START_FRAMES = 16
 
 
-def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
-    """`gym.make`, with ale-py's Atari ids ("ALE/Breakout-v5") registered first (gymnasium no longer does it)."""
+def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, obs_key: str | None = None) -> gym.Env:
+    """`gym.make`, with ale-py's Atari ids ("ALE/Breakout-v5") registered first (gymnasium no longer does it),
+    observing the `obs_key` entry alone of a Dict observation space (`image_observations`)."""
     if env_id.startswith("ALE/"):
         import ale_py
 
         gym.register_envs(ale_py)
-    return gym.make(env_id, **(env_kwargs or {}))
+    env = gym.make(env_id, **(env_kwargs or {}))
+    try:
+        return image_observations(env, env_id, obs_key)
+    except ValueError:
+        env.close()
+        raise
+
+
+def is_rgb_image(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3 \
+        and space.shape[-1] == 3
+
+
+def image_observations(env: gym.Env, name: str, obs_key: str | None) -> gym.Env:
+    """`env` itself, or for a Dict observation space `env` observing its `obs_key` entry alone (the world model
+    imagines the image only). A Dict without `obs_key`, a key that is not an RGB image entry, or `obs_key` on
+    another space is a ValueError naming the RGB image entries there are."""
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Dict):
+        if obs_key is not None:
+            raise ValueError(f"{name}: obs_key {obs_key!r} picks an entry of Dict observations, got {space}")
+        return env
+    images = [key for key, entry in space.spaces.items() if is_rgb_image(entry)]
+    if obs_key is None or obs_key not in images:
+        problem = "observations are a Dict: name its RGB image entry with obs_key (--obs-key)" if obs_key is None \
+            else f"obs_key {obs_key!r} is not an RGB image entry of its Dict observations"
+        raise ValueError(f"{name}: {problem}; RGB image entries (uint8 Box (H, W, 3)): {images or 'none'} of "
+                         f"{list(space.spaces)}")
+    return gym.wrappers.TransformObservation(env, operator.itemgetter(obs_key), space[obs_key])
 
 
 def check_pixel_env(env: gym.Env, name: str) -> tuple[int, int]:
     """Fail with what is supported unless observations are RGB images and the action space is supported;
     returns the original frame size (H, W)."""
     space = env.observation_space
-    if not (isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
-            and space.shape[-1] == 3):
+    if not is_rgb_image(space):
         raise ValueError(f"{name}: observations must be RGB images (a uint8 Box of shape (H, W, 3)), got {space}; "
                          "wrap the environment to return frames (for example with render_mode='rgb_array' and "
-                         "gymnasium.wrappers.AddRenderObservation)")
+                         "gymnasium.wrappers.AddRenderObservation; for a Dict of observations, name its image "
+                         "entry with obs_key)")
     try:
         check_action_space(env.action_space)
     except ValueError as err:
@@ -51,44 +83,69 @@ def check_pixel_env(env: gym.Env, name: str) -> tuple[int, int]:
     return int(space.shape[0]), int(space.shape[1])
 
 
-def few_shot_steps(space: gym.Space, samples_per_action: int) -> int:
-    """How many steps "N samples per action" means: N per discrete action (per value of each MultiDiscrete
-    dimension), and N per direction of each Box dimension."""
+def quota_actions(space: gym.Space) -> int | None:
+    """How many actions get a quota of exactly N samples: every Discrete action; for MultiBinary(n), each
+    button pressed alone and all released (n + 1; combinations are left to the action map, which adds the
+    buttons up). None for spaces sampled at random instead."""
     if isinstance(space, gym.spaces.Discrete):
-        return samples_per_action * int(space.n)
+        return int(space.n)
+    if isinstance(space, gym.spaces.MultiBinary):
+        return int(space.shape[0]) + 1
+    return None
+
+
+def quota_action(space: gym.Space, index: int) -> Any:
+    """The action of quota number `index` (see `quota_actions`)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.start) + index
+    buttons = np.zeros(space.shape, dtype=space.dtype)
+    if index:  # 0: all released; i: button i - 1 alone
+        buttons[index - 1] = 1
+    return buttons
+
+
+def few_shot_steps(space: gym.Space, samples_per_action: int) -> int:
+    """How many steps "N samples per action" means: N per discrete action, N per MultiBinary button pressed
+    alone and N with all released, N per value of each MultiDiscrete dimension, and N per direction of each Box
+    dimension."""
+    quota = quota_actions(space)
+    if quota is not None:
+        return samples_per_action * quota
     if isinstance(space, gym.spaces.MultiDiscrete):
         return samples_per_action * int(space.nvec.sum())
     return samples_per_action * 2 * int(np.prod(space.shape))
 
 
 class HeldRandomActions:
-    """Random actions held for 1..max_hold steps (directed motion the model can see). Discrete spaces draw from
-    the actions still short of their quota, so each gets exactly its share; a Box is sampled uniformly within
-    its bounds (infinite bounds read as [-1, 1]), which covers the space."""
+    """Random actions held for 1..max_hold steps (directed motion the model can see). Discrete and MultiBinary
+    spaces draw from the actions still short of their quota (`quota_actions`), so each gets exactly its share;
+    a MultiDiscrete space is sampled uniformly, a Box uniformly within its bounds (infinite bounds read as
+    [-1, 1]), which covers the space."""
 
     def __init__(self, space: gym.Space, per_action: int, seed: int, max_hold: int = 4):
         self.space, self.per_action, self.max_hold = space, per_action, max_hold
         self.rng = np.random.default_rng(seed)
-        self.counts = np.zeros(int(space.n), dtype=np.int64) if isinstance(space, gym.spaces.Discrete) else None
-        self.current, self.left = None, 0
+        quota = quota_actions(space)
+        self.counts = np.zeros(quota, dtype=np.int64) if quota is not None else None
+        self.current, self.index, self.left = None, 0, 0  # index: the held action's quota number
 
     def _draw(self) -> Any:
         space = self.space
-        if isinstance(space, gym.spaces.Discrete):
+        if self.counts is not None:
             short = np.flatnonzero(self.counts < self.per_action)
-            return int(space.start) + int(self.rng.choice(short if len(short) else np.arange(space.n)))
+            self.index = int(self.rng.choice(short if len(short) else np.arange(len(self.counts))))
+            return quota_action(space, self.index)
         if isinstance(space, gym.spaces.MultiDiscrete):
             return (space.start + self.rng.integers(0, space.nvec)).astype(space.dtype)
         low, high = bounded_box(space.low, space.high)
         return self.rng.uniform(low, high).astype(space.dtype)
 
     def __call__(self) -> Any:
-        if self.left == 0 or (self.counts is not None and self.counts[self.current - self.space.start]
-                              >= self.per_action):
+        if self.left == 0 or (self.counts is not None and self.counts[self.index] >= self.per_action):
             self.current, self.left = self._draw(), int(self.rng.integers(1, self.max_hold + 1))
         self.left -= 1
         if self.counts is not None:
-            self.counts[self.current - self.space.start] += 1
+            self.counts[self.index] += 1
         return self.current
 
 
@@ -129,17 +186,18 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
 def adapt_env(world: WorldModel, env_id: str, env_kwargs: dict[str, Any] | None = None,
               samples_per_action: int = 100, finetune_steps: int = 800, batch_size: int = 32, lr: float = 1e-4,
               init: str = "average", reward_steps: int = REWARD_STEPS, seed: int = 0,
-              progress: bool = True) -> AdaptedSimulator:
-    """Collect few-shot data from a registered Gymnasium environment and adapt `world` to it."""
+              progress: bool = True, obs_key: str | None = None) -> AdaptedSimulator:
+    """Collect few-shot data from a registered Gymnasium environment and adapt `world` to it; `obs_key` names
+    the RGB image entry of Dict observations."""
     env_kwargs = dict(env_kwargs or {})
-    env = make_env(env_id, env_kwargs)
+    env = make_env(env_id, env_kwargs, obs_key)
     try:
         height, width = check_pixel_env(env, env_id)
         data, starts = collect_few_shot(env, samples_per_action, world.resolution, seed, progress=progress)
         max_steps = env.spec.max_episode_steps if env.spec is not None else None
     finally:
         env.close()
-    metadata = {"env_kwargs": env_kwargs, "samples_per_action": samples_per_action,
+    metadata = {"env_kwargs": env_kwargs, "obs_key": obs_key, "samples_per_action": samples_per_action,
                 "observation_size": [height, width], "max_episode_steps": max_steps}
     return adapt_to_data(world, data, env.action_space, env_id, finetune_steps, batch_size, lr, init, reward_steps,
                          seed, progress, start_frames=starts, metadata=metadata)

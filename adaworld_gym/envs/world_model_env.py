@@ -3,7 +3,9 @@
 - `AdaWorld-Procgen-v0`: a Procgen game, with the real game's spaces; `reset()` starts from a real level's first
   frame (drawn from a pool of START_POOL level starts the real game renders once, when the env is made).
 - `AdaWorld-v0`: any environment adapted with `adaworld adapt --env` (its checkpoint holds a few real first
-  frames to start from), with exactly the original action space.
+  frames to start from), with exactly the original action space. Its observations are RGB frames: for an
+  environment with Dict observations, the image entry it was adapted on (`obs_key`) alone, as a Box, since the
+  world model imagines only that image.
 
 Both: `reset(options={"frames": frames})` starts from 1..K given frames (uint8, oldest first). `step(a)` maps
 the action through the adapted action map to a latent action, runs the diffusion sampler once for every copy in
@@ -28,6 +30,7 @@ from adaworld_gym.envs.procgen_batch import FRAME_SHAPE, ProcgenBatch
 from adaworld_gym.envs.procgen_games import check_game, episode_timeout
 from adaworld_gym.envs.rendering import HumanWindow
 from adaworld_gym.io import read_json
+from adaworld_gym.models.checkpoint import CheckpointError
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import RolloutState, WorldModel
 from adaworld_gym.weights import pretrained_path
@@ -236,25 +239,31 @@ def load_adapted_env(checkpoint: str | Path, world_model: str | Path | None = No
 
 class AdaWorldEnv(LearnedEnv):
     """`gym.make("AdaWorld-v0", checkpoint=...)`: the learned simulator of any environment adapted with
-    `adaworld adapt --env`, with exactly its action space.
+    `adaworld adapt --env`, with exactly its action space. Observations: RGB frames as a uint8 Box; for an
+    environment with Dict observations, its image entry alone (the other entries are not imagined).
 
     Args:
         checkpoint: the adapter folder; world_model: default the one recorded in it, else the shipped one.
+        obs_key: the Dict entry the adapter was made from (recorded in it); given, it must be that one, so a
+            training script fails at once when it loads an adapter of other observations.
         original_size: return frames at the environment's original size (else the model's resolution).
         max_episode_steps: truncation; default the environment's own limit (else 1000).
         denoising_steps, memory_noise, device, render_mode: as `AdaWorld-Procgen-v0`.
     """
 
-    def __init__(self, checkpoint: str | Path, *, world_model: str | Path | None = None, denoising_steps: int = 3,
-                 memory_noise: float = 0.0, max_episode_steps: int | None = None, original_size: bool = False,
-                 device: str = "auto", render_mode: str | None = None):
+    def __init__(self, checkpoint: str | Path, *, world_model: str | Path | None = None, obs_key: str | None = None,
+                 denoising_steps: int = 3, memory_noise: float = 0.0, max_episode_steps: int | None = None,
+                 original_size: bool = False, device: str = "auto", render_mode: str | None = None):
         simulator = load_adapted_env(checkpoint, world_model, device)
         meta = simulator.metadata
+        if obs_key is not None and obs_key != meta.get("obs_key"):
+            made_from = f"the {meta['obs_key']!r} entry" if meta.get("obs_key") else "whole (non-Dict) observations"
+            raise CheckpointError(f"{checkpoint}: adapted on {made_from} of {simulator.game}, not obs_key {obs_key!r}")
         super().__init__(simulator, simulator.start_frames.cpu().numpy(),
                          max_episode_steps or meta.get("max_episode_steps") or 1000, denoising_steps=denoising_steps,
                          memory_noise=memory_noise, render_mode=render_mode, title=f"AdaWorld {simulator.game}",
                          output_size=tuple(meta["observation_size"]) if original_size else None)
-        self.env_id = simulator.game
+        self.env_id, self.obs_key = simulator.game, meta.get("obs_key")
 
 
 class AdaWorldProcgenVectorEnv(VectorEnv):

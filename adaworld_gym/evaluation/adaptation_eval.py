@@ -143,10 +143,10 @@ def procgen_task(dataset: str | Path, game: str, memory: int, clips: int, seed: 
 
 
 def env_task(env_id: str, env_kwargs: dict[str, Any], samples_per_action: int, memory: int, clips: int,
-             seed: int) -> AdaptationTask:
+             seed: int, obs_key: str | None = None) -> AdaptationTask:
     """Few-shot data of a Gymnasium env (held-random actions, seed `seed`) and test clips cut from other
-    episodes played the same way (seed `seed + 10_000`)."""
-    env = make_env(env_id, env_kwargs)
+    episodes played the same way (seed `seed + 10_000`); `obs_key`: the image entry of Dict observations."""
+    env = make_env(env_id, env_kwargs, obs_key)
     try:
         check_pixel_env(env, env_id)
         data, _ = collect_few_shot(env, samples_per_action, seed=seed, progress=False)
