@@ -1,0 +1,96 @@
+"""The world model's stage of the controllability chain, with a perfect condition: the pixel-space denoiser of
+`train-wm --pixel-space` conditioned on the one-hot *true* Procgen action of each transition instead of a latent
+action. If this cannot learn to draw the move in a CPU budget, no latent action model can make the world model do
+it; if it can, the loss of control lies in the latent actions. A diagnostic of RESULTS.md (issue 28), not a
+shipped model (it needs action labels, which AdaWorld's pretraining does not have).
+
+    python tools/action_oracle_experiment.py --out runs/oracle --steps 3000 --policy random \
+        --games maze,heist,jumper,caveflyer,coinrun,bigfish,starpilot,chaser,climber,miner
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
+from adaworld_gym.evaluation.controllability import (GAMES, controllability, pooled, real_branches,
+                                                     _rollout_moves)
+from adaworld_gym.models.conditions import NoCondition
+from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
+from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
+from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
+from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.training.loop import config_record, train
+from adaworld_gym.training.train_lam import clip_loader
+from adaworld_gym.training.train_wm import PIXEL_SPACE_DENOISER, WmTask, WmTrainConfig
+
+NUM_ACTIONS = len(PROCGEN_ACTION_NAMES)
+
+
+class ActionOracleTask(WmTask):
+    """WmTask whose condition is the one-hot true action between the last memory frame and the target."""
+
+    def losses(self, model: Denoiser, batch, step):
+        frames, k = batch["frames"], self.memory
+        with torch.no_grad():
+            latents = self.autoencoder.to(frames.device).encode(frames)
+        condition = F.one_hot(batch["actions"][:, k - 1], NUM_ACTIONS).float().to(frames.device)
+        lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
+        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition)}, condition
+
+    def images(self, model, batch, condition):
+        return {}
+
+
+def score(world: WorldModel, games: list[str], states: int) -> dict:
+    moves = torch.tensor(ACTION_SUBSETS["moves"])
+    per_game = {}
+    for game in games:
+        branches = real_branches(game, states, memory=world.memory, hold=8, seed=0)
+        n, hold = branches.context.shape[0], branches.outcomes.shape[2]
+        rows = F.one_hot(moves, NUM_ACTIONS).float()  # (4, 15)
+        imagined = _rollout_moves(world, branches, rows[None, :, None].expand(n, -1, hold, -1), None, 0)
+        per_game[game] = controllability(branches, imagined)
+        print(game, {h: f"{s['accuracy']:.0%} ({s['scored']})" for h, s in per_game[game].items()}, flush=True)
+    return {"per_game": per_game, "pooled": pooled(per_game)}
+
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--out", type=Path, required=True)
+parser.add_argument("--steps", type=int, default=3000)
+parser.add_argument("--policy", default="random")
+parser.add_argument("--games", default=",".join(GAMES))
+parser.add_argument("--states", type=int, default=16)
+parser.add_argument("--preset", default="cpu")
+parser.add_argument("--fold", type=int, default=4, help="pixels per side of a grid cell (4: the 16x16 grid of "
+                    "train-wm --pixel-space; 1: full resolution)")
+parser.add_argument("--widths", default="32,64,128", help="the UNet's block widths, finest first")
+args = parser.parse_args()
+games = args.games.split(",")
+config = WmTrainConfig(out=args.out, pixel_space=True, condition="none", steps=args.steps, policy=args.policy,
+                       games=games, image_every=0, preset=args.preset)
+halvings = {4: 2, 2: 1, 1: 0}[args.fold]  # the fold autoencoder's grid is resolution / 2**halvings
+autoencoder = FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * (halvings + 1))).eval()
+widths = tuple(int(w) for w in args.widths.split(","))
+model_config = preset(config.preset, **PIXEL_SPACE_DENOISER, latent_channels=autoencoder.config.latent_channels,
+                      latent_size=autoencoder.config.latent_size, condition_dim=NUM_ACTIONS, widths=widths,
+                      norm_groups=min(8, widths[0] // 2))
+task = ActionOracleTask(autoencoder, NoCondition(NUM_ACTIONS), model_config.memory)
+denoiser = Denoiser(model_config).to(memory_format=torch.channels_last)
+started = time.time()
+folder = train(task, denoiser, lambda step: clip_loader(model_config.memory + 1, config.batch_size, games, None,
+                                                        config.num_workers, config.seed + step, config.policy),
+               config, config_record(config, model=model_config))
+minutes = (time.time() - started) / 60
+world = WorldModel.from_pretrained(folder)
+result = {"steps": args.steps, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
+          **score(world, games, args.states)}
+(args.out / "controllability.json").write_text(json.dumps(result, indent=1))
+print({h: f"{s['accuracy']:.1%} of {s['scored']}, min game {s['min_accuracy']:.0%}"
+       for h, s in result["pooled"].items()})
