@@ -13,6 +13,7 @@ from adaworld_gym.agents import PLAN_METHODS
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
 from adaworld_gym.data.policies import make_policy
+from adaworld_gym.data.sources import MissingExtraError
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES, PROCGEN_GAMES
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.video import contact_sheet, write_mp4
@@ -76,7 +77,9 @@ def demo(game: str = typer.Option("coinrun", help="Procgen game."),
 def collect_command(
         out: Path = typer.Option(..., help="Dataset folder (created, or continued if it exists)."),
         games: str = typer.Option("all", help="Comma-separated games, or 'all' (all 16 Procgen games)."),
-        source: str = typer.Option("procgen", help="procgen or atari (Atari names like Pong,Breakout)."),
+        source: str = typer.Option("procgen", help="procgen, atari (names like Pong,Breakout) or vizdoom (scenarios "
+                                   "like basic,my_way_home and Freedoom maps like freedoom1_e1m1; pip install -e "
+                                   ".[doom])."),
         frames_per_game: int = typer.Option(10_000, min=1, help="Steps of complete episodes per game."),
         per_action: Optional[int] = typer.Option(None, min=1, help="Few-shot mode: exactly N steps per action "
                                            "(policy random or held)."),
@@ -518,6 +521,7 @@ def main() -> None:
     """Console entry point: bad input ends with a one-line error naming the problem, not a traceback."""
     try:
         app()
-    except (ValueError, FileNotFoundError, CorruptEpisodeError) as err:  # CheckpointError is a ValueError
+    # CheckpointError is a ValueError
+    except (ValueError, FileNotFoundError, CorruptEpisodeError, MissingExtraError) as err:
         typer.echo(f"error: {err}", err=True)
         raise SystemExit(2) from err

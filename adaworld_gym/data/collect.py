@@ -10,7 +10,8 @@ from tqdm.auto import tqdm
 
 from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, open_episode, read_episode_header
 from adaworld_gym.data.policies import BehaviourPolicy, QuotaRandomPolicy, make_policy
-from adaworld_gym.data.sources import check_games, list_videos, make_frame_source, read_video
+from adaworld_gym.data.sources import (DOOM_MAPS, check_games, doom_game, list_videos, make_frame_source,
+                                      read_video)
 from adaworld_gym.envs.procgen_games import split_levels
 
 
@@ -142,6 +143,11 @@ def collect(config: CollectConfig, progress: bool = True) -> EpisodeStore:
         raise ValueError(f"few-shot collection (per_action) draws random actions to fill each action's quota: "
                          f"policy must be 'random' or 'held', got {config.policy!r}")
     games = check_games(config.source, config.games)
+    maps = [DOOM_MAPS[g] for g in map(doom_game, config.games) if g in DOOM_MAPS] if config.source == "vizdoom" else []
+    if config.per_action and maps:
+        raise ValueError(f"few-shot collection gives each action its quota, and the maps {maps} take any combination "
+                         f"of their buttons; their few-shot data comes from `adaworld adapt --env "
+                         f"vizdoom.gymnasium_wrapper:{maps[0]} --obs-key screen` (each button alone, and none)")
     num_actions = {}
     for name, env_game in zip(games, config.games):
         probe = make_frame_source(config.source, env_game, 1, config.resolution, actions=config.actions)

@@ -8,14 +8,17 @@ Layout of a dataset folder (format "adaworld-episodes", version 1):
 Each episode file holds, for an episode of T steps:
 
     frames      (T+1, H, W, 3) uint8, gzip(1)-compressed in chunks of 4 frames (a 7-frame clip reads 2-3 chunks)
-    actions     (T,) int64, the action taken at frames[t]; -1 throughout for action-free video
+    actions     (T,) int64, the action taken at frames[t]; -1 throughout for action-free video; for buttons pressed
+                in any combination (ViZDoom's maps, MultiBinary(n)) the bits of one integer, bit i = button i,
+                and num_actions 2**n
     rewards     (T,) float32
     terminated  (T,) bool
     truncated   (T,) bool
     attributes  game (str), level (int), final_frame_observed (bool)
 
 `final_frame_observed` is False where the environment never rendered the last frame (Procgen restarts within
-the ending step): there frames[T] repeats frames[T-1] and clip readers leave that last transition out.
+the ending step; ViZDoom has no screen after it): there frames[T] repeats frames[T-1] and clip readers leave that
+last transition out.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ class Episode:
 class DatasetInfo:
     """The `dataset.json` of a dataset folder: what was collected, from where, and how."""
 
-    source: str  # "procgen", "atari" or "video"
+    source: str  # "procgen", "atari", "vizdoom" or "video"
     games: list[str]
     resolution: int
     num_actions: dict[str, int] = field(default_factory=dict)  # per game; empty for action-free video

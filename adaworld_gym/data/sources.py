@@ -1,7 +1,8 @@
-"""Where frames come from: batched pixel environments (Procgen, Atari) and folders of video files."""
+"""Where frames come from: batched pixel environments (Procgen, Atari, ViZDoom) and folders of video files."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -12,8 +13,31 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.envs.procgen_vector import ProcgenRealVectorEnv
 
-SOURCES = ("procgen", "atari", "video")
+SOURCES = ("procgen", "atari", "vizdoom", "video")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+
+# ViZDoom's scenarios (named as their .cfg files), Discrete: one button at a time or none. Left out: deathmatch
+# (its actions include continuous turn deltas) and basic's audio/notification variants (basic's frames).
+DOOM_SCENARIOS: dict[str, str] = {
+    "basic": "VizdoomBasic-v1", "deadly_corridor": "VizdoomDeadlyCorridor-v1",
+    "defend_the_center": "VizdoomDefendCenter-v1", "defend_the_line": "VizdoomDefendLine-v1",
+    "health_gathering": "VizdoomHealthGathering-v1", "health_gathering_supreme": "VizdoomHealthGatheringSupreme-v1",
+    "my_way_home": "VizdoomMyWayHome-v1", "predict_position": "VizdoomPredictPosition-v1",
+    "take_cover": "VizdoomTakeCover-v1",
+}
+# Whole Freedoom maps (open assets shipped with vizdoom; the Doom and Doom II ids need commercial WADs), MultiBinary
+# over 19 buttons, at Doom's default skill 3 ("Hurt me plenty").
+DOOM_MAPS: dict[str, str] = {
+    **{f"freedoom1_e{e}m{m}": f"VizdoomFreedoom1E{e}M{m}-S3-v0" for e in range(1, 5) for m in range(1, 10)},
+    **{f"freedoom2_map{m:02d}": f"VizdoomFreedoom2MAP{m:02d}-S3-v0" for m in range(1, 33)},
+}
+# A map runs for an hour of game time unless the player dies; cut it at a minute (35 steps a second), the
+# scenarios' own timeout, so held-random play yields many episodes from the start rather than one wander.
+DOOM_MAP_STEPS = 2100
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency (a `pip install -e .[extra]`) that the request needs is not installed."""
 
 
 def resize_frame(frame: np.ndarray, resolution: int) -> np.ndarray:
@@ -36,6 +60,62 @@ def atari_env_id(game: str) -> str:
     return env_id
 
 
+def doom_game(game: str) -> str:
+    """The ViZDoom scenario or Freedoom map named "my_way_home", "doom/my_way_home" or "freedoom1_e1m1"."""
+    name = game.removeprefix("doom/")
+    if name not in DOOM_SCENARIOS and name not in DOOM_MAPS:
+        raise ValueError(f"unknown ViZDoom game {game!r}; scenarios: {', '.join(DOOM_SCENARIOS)}; maps: "
+                         "freedoom1_e1m1 .. freedoom1_e4m9, freedoom2_map01 .. freedoom2_map32")
+    return name
+
+
+def register_vizdoom() -> None:
+    """Register ViZDoom's Gymnasium ids, or say how to install it."""
+    try:
+        import vizdoom.gymnasium_wrapper  # noqa: F401 (registers the Vizdoom* ids)
+    except ImportError as err:
+        raise MissingExtraError(f"ViZDoom is not installed ({err}); install the doom extra: "
+                                "pip install -e .[doom]") from err
+
+
+class DoomFrames(gym.Wrapper):
+    """A ViZDoom env shaped like the collector's other sources: the `screen` entry of its Dict observations, resized to
+    (resolution, resolution, 3) uint8, and integer actions. MultiBinary buttons are taken as the bits of one
+    integer (bit i presses button i), so the integer policies and episode files serve maps too: a uniform
+    integer is a fair coin per button, held as a whole by the held policy. ViZDoom has no screen once an episode
+    is over (it returns zeros), so the last frame stands in for it; and a timeout is truncated, not terminated
+    (ViZDoom reports both)."""
+
+    def __init__(self, env: gym.Env, resolution: int):
+        super().__init__(env)
+        self.resolution = resolution
+        self.observation_space = gym.spaces.Box(0, 255, (resolution, resolution, 3), dtype=np.uint8)
+        space = env.action_space
+        self.buttons = int(space.shape[0]) if isinstance(space, gym.spaces.MultiBinary) else 0
+        if self.buttons:
+            self.action_space = gym.spaces.Discrete(2 ** self.buttons)
+        self.frame = np.zeros(self.observation_space.shape, dtype=np.uint8)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.frame = resize_frame(obs["screen"], self.resolution)
+        return self.frame, info
+
+    def step(self, action):
+        if self.buttons:
+            action = ((int(action) >> np.arange(self.buttons)) & 1).astype(self.env.action_space.dtype)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if not terminated:
+            self.frame = resize_frame(obs["screen"], self.resolution)
+        return self.frame, reward, terminated and not truncated, truncated, info
+
+
+def _same_step_vector(env_id: str, num_envs: int, wrapper: Callable[[gym.Env], gym.Env], **env_kwargs) -> VectorEnv:
+    """`num_envs` copies of a registered env, each wrapped, stepped in turn, restarting within the ending step."""
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, wrappers=[wrapper], **env_kwargs)
+
+
 def make_frame_source(source: str, game: str, num_envs: int, resolution: int, *, distribution_mode: str = "hard",
                       start_level: int = 0, num_levels: int = 0, actions: str = "full") -> VectorEnv:
     """A vector env with same-step autoreset whose observations are (N, resolution, resolution, 3) uint8."""
@@ -47,10 +127,19 @@ def make_frame_source(source: str, game: str, num_envs: int, resolution: int, *,
     if source == "atari":
         space = gym.spaces.Box(0, 255, (resolution, resolution, 3), dtype=np.uint8)
         resize = lambda env: gym.wrappers.TransformObservation(env, lambda o: resize_frame(o, resolution), space)
-        return gym.make_vec(atari_env_id(game), num_envs=num_envs, vectorization_mode="sync",
-                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, wrappers=[resize])
-    raise ValueError(f"unknown environment source {source!r}; choose 'procgen' or 'atari' (video folders are "
-                     "ingested with `collect --source video`)")
+        return _same_step_vector(atari_env_id(game), num_envs, resize)
+    if source == "vizdoom":
+        register_vizdoom()
+        name = doom_game(game)
+        # The source reads `screen` alone: the maps' automap and audio buffers would only cost time.
+        options = {"episode_timeout": DOOM_MAP_STEPS, "automap_buffer_enabled": False,
+                   "audio_buffer_enabled": False} if name in DOOM_MAPS else {}
+        env = _same_step_vector(DOOM_SCENARIOS.get(name) or DOOM_MAPS[name], num_envs,
+                                lambda e: DoomFrames(e, resolution), **options)
+        env.renders_final_frame = False  # see DoomFrames
+        return env
+    raise ValueError(f"unknown environment source {source!r}; choose 'procgen', 'atari' or 'vizdoom' (video "
+                     "folders are ingested with `adaworld ingest-videos`)")
 
 
 def check_games(source: str, games: list[str]) -> list[str]:
@@ -64,6 +153,8 @@ def check_games(source: str, games: list[str]) -> list[str]:
         return list(games)
     if source == "atari":
         return ["atari/" + atari_env_id(g)[4:-3] for g in games]
+    if source == "vizdoom":
+        return ["doom/" + doom_game(g) for g in games]
     raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
 
 
