@@ -27,6 +27,9 @@ TIME_LIMIT_OPTION = typer.Option(None, min=0.0, help="Minutes of training: stop 
                                                      "comes first (the LR decays over both).")
 POLICY_OPTION = typer.Option("held", help="Behaviour policy of the live stream: held (random actions held 1-16 "
                              "steps) or random (a new action every step).")
+# Shared by play and compare.
+SIDE_BY_SIDE_GAME_OPTION = typer.Option(None, help="Procgen game (default: the adapter's, else coinrun); none with "
+                                        "an adapter made by adapt --env, which names its environment.")
 
 
 def _parse_games(games: str, source: str = "procgen") -> list[str]:
@@ -327,7 +330,8 @@ def adapt_command(
         game: Optional[str] = typer.Option(None, help="Procgen game the few-shot --dataset comes from."),
         dataset: Optional[Path] = typer.Option(None, help="Few-shot dataset (adaworld collect --per-action N)."),
         actions: str = typer.Option("full", help="Procgen action subset the data was collected with."),
-        env: Optional[str] = typer.Option(None, help="Or any Gymnasium env id with RGB image observations: the "
+        env: Optional[str] = typer.Option(None, help="Or any Gymnasium env id with RGB image observations (or a "
+                                                     "ViZDoom scenario named as in collect: my_way_home): the "
                                                      "few-shot data is collected from it."),
         env_kwargs: str = typer.Option("{}", help="JSON keyword arguments for gym.make(--env)."),
         obs_key: Optional[str] = typer.Option(None, help="With --env and Dict observations: the RGB image entry "
@@ -379,18 +383,20 @@ def adapt_command(
 
 @app.command("compare")
 def compare_command(
-        game: str = typer.Option("coinrun", help="Procgen game."),
+        game: Optional[str] = SIDE_BY_SIDE_GAME_OPTION,
         steps: int = typer.Option(100, min=1, help="Steps at most (the real episode's end stops earlier)."),
         actions: str = typer.Option("full", help="Action subset: full or moves (shipped adapters)."),
         policy: str = typer.Option("held", help="random or held."),
         level: int = typer.Option(0, min=0, help="Real level to start from."),
         denoising_steps: int = typer.Option(3, min=1),
-        adapter: Optional[Path] = typer.Option(None, help="Adapter folder; default: shipped."),
+        adapter: Optional[Path] = typer.Option(None, help="Adapter folder (of a Procgen game, or made by adapt "
+                                               "--env); default: shipped."),
         world_model: Optional[Path] = typer.Option(None, help="World model folder; default: shipped."),
         device: str = typer.Option("auto"),
         seed: int = typer.Option(0),
         out: Path = typer.Option(Path("demo"), help="Folder for the mp4, the PNG plot and the JSON.")) -> None:
-    """Same level, start and actions in the real game and the learned simulator: how far apart they get."""
+    """Same start and actions in the real game (or adapted environment) and the learned simulator: how far apart
+    they get."""
     from adaworld_gym.compare import compare, write_compare
 
     report = compare(game, steps, actions, policy, level, seed, denoising_steps, adapter, world_model, device)
@@ -398,14 +404,16 @@ def compare_command(
     psnr, frozen = report["psnr_per_step"], report["repeat_start_frame"]["psnr_per_step"]
     marks = ", ".join(f"step {t}: {psnr[t - 1]:.1f} dB (start frame repeated: {frozen[t - 1]:.1f})"
                       for t in (1, 5, 10, 20, 50) if t <= len(psnr))
-    typer.echo(f"{game} level {level}, {len(psnr)} steps (seed {seed}, policy {policy}): PSNR sim vs real {marks}; "
+    settings = report["settings"]
+    where = settings["game"] + (f" level {level}" if "level" in settings else "")
+    typer.echo(f"{where}, {len(psnr)} steps (seed {seed}, policy {policy}): PSNR sim vs real {marks}; "
                f"reward agreement {report['reward_agreement']:.0%}, episode-end agreement "
                f"{report['end_agreement']:.0%}\nwrote {', '.join(str(p) for p in files.values())}")
 
 
 @app.command("play")
 def play_command(
-        game: str = typer.Option("coinrun", help="Procgen game."),
+        game: Optional[str] = SIDE_BY_SIDE_GAME_OPTION,
         env: str = typer.Option("sim", help="sim (the learned simulator), real, or both side by side."),
         actions: str = typer.Option("full", help="Action subset: full or moves (shipped adapters)."),
         level: int = typer.Option(0, min=0, help="Real level (real and both)."),
@@ -414,11 +422,13 @@ def play_command(
         max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many steps."),
         record: Optional[Path] = typer.Option(None, help="Also write what was shown to this mp4."),
         denoising_steps: int = typer.Option(3, min=1),
-        adapter: Optional[Path] = typer.Option(None, help="Adapter folder; default: shipped."),
+        adapter: Optional[Path] = typer.Option(None, help="Adapter folder (of a Procgen game, or made by adapt "
+                                               "--env); default: shipped."),
         world_model: Optional[Path] = typer.Option(None, help="World model folder; default: shipped."),
         device: str = typer.Option("auto"),
         seed: int = typer.Option(0)) -> None:
-    """Play with the keyboard: arrows move, D A W S Q E special actions, R restarts, Esc quits."""
+    """Play with the keyboard: arrows move, D A W S Q E special actions (ViZDoom: arrows, space, A D E, printed at
+    the start), R restarts, Esc quits."""
     from adaworld_gym.play import play
 
     session = play(game, env, actions, level, fps, scale, max_steps, record, seed, denoising_steps, adapter,

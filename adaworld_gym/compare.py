@@ -1,42 +1,47 @@
-"""Sim vs real (`adaworld compare`): the same level, start and actions in `ProcgenReal-v0` and in the learned
-simulator; per-step PSNR/SSIM, reward and episode-end agreement, a side-by-side mp4 and a PNG plot."""
+"""Sim vs real (`adaworld compare`): the same start and actions in the real environment (a Procgen level, or the
+environment an `adapt --env` adapter was made for) and in the learned simulator; per-step PSNR/SSIM, reward and
+episode-end agreement, a side-by-side mp4 and a PNG plot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
 from adaworld_gym.data.policies import make_policy
-from adaworld_gym.envs.procgen_real import ProcgenRealEnv
-from adaworld_gym.envs.world_model_env import AdaWorldProcgenEnv
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.io import save_figure, write_json
+from adaworld_gym.side_by_side import SIDES, open_side_by_side
 from adaworld_gym.video import contact_sheet, write_mp4
 
 
-def compare(game: str, steps: int = 100, actions: str = "full", policy: str = "held", level: int = 0,
+def compare(game: str | None = None, steps: int = 100, actions: str = "full", policy: str = "held", level: int = 0,
             seed: int = 0, denoising_steps: int = 3, adapter: str | Path | None = None,
             world_model: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
-    """Run both from the real level's first frame with the same actions until the real episode ends."""
-    real = ProcgenRealEnv(game, start_level=level, num_levels=1, actions=actions)
-    sim = AdaWorldProcgenEnv(game, actions=actions, adapter=adapter, world_model=world_model,
-                             denoising_steps=denoising_steps, device=device)
-    real_obs, _ = real.reset(seed=seed)
-    sim_obs, _ = sim.reset(seed=seed, options={"frames": real_obs[None]})
-    pick = make_policy(policy, int(real.action_space.n), 1, seed)
+    """Run both from the real first frame with the same actions until the real episode ends. A Procgen `game`
+    (default the adapter's, else coinrun) at `level` with `actions`, or the Discrete environment an `adapt --env`
+    adapter names (then no `game`; `level` and `actions` are Procgen's)."""
+    pair = open_side_by_side(SIDES, game, actions, level, adapter, world_model, denoising_steps, device)
+    real, sim, space = pair.envs["real"], pair.envs["sim"], pair.action_space
+    if not isinstance(space, gym.spaces.Discrete):
+        pair.close()
+        raise ValueError(f"{pair.name}: compare plays held-random Discrete actions; its action space is {space}")
+    start = pair.restart(seed)
+    real_obs, sim_obs = start["real"], start["sim"]
+    pick = make_policy(policy, int(space.n), 1, seed)
     frames_real, frames_sim, rows, sim_over = [real_obs], [sim_obs], [], False
     for t in range(steps):
-        action = int(pick(real_obs[None], np.array([t == 0]))[0])
+        action = int(space.start) + int(pick(real_obs[None], np.array([t == 0]))[0])
         real_obs, real_reward, real_term, real_trunc, _ = real.step(action)
         sim_reward, sim_term = 0.0, sim_over  # once the simulator ended its episode, its last frame stays
         if not sim_over:
             sim_obs, sim_reward, sim_term, sim_trunc, _ = sim.step(action)
             sim_over = sim_term or sim_trunc
         frames_real.append(real_obs), frames_sim.append(sim_obs)
-        rows.append({"action": action, "real_reward": real_reward, "sim_reward": sim_reward,
+        rows.append({"action": action, "real_reward": float(real_reward), "sim_reward": sim_reward,
                      "real_end": bool(real_term), "sim_end": bool(sim_term)})
         if real_term or real_trunc:
             break
@@ -48,8 +53,8 @@ def compare(game: str, steps: int = 100, actions: str = "full", policy: str = "h
     repeat_ssim = ssim(a, frozen)[1:].tolist()
     rewards_agree = float(np.mean([(r["real_reward"] > 0) == (r["sim_reward"] > 0) for r in rows]))
     ends_agree = float(np.mean([r["real_end"] == r["sim_end"] for r in rows]))
-    sim.close(), real.close()
-    return {"settings": {"game": game, "level": level, "actions": actions, "policy": policy, "seed": seed,
+    pair.close()
+    return {"settings": {"game": pair.name, **pair.settings, "policy": policy, "seed": seed,
                          "denoising_steps": denoising_steps, "steps_run": len(rows)},
             "psnr_per_step": per_step_psnr, "ssim_per_step": per_step_ssim,
             "repeat_start_frame": {"psnr_per_step": repeat_psnr, "ssim_per_step": repeat_ssim},

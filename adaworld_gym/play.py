@@ -1,26 +1,36 @@
-"""`adaworld play`: play a Procgen game with the keyboard in the learned simulator, the real game, or both side by
-side with the same keys (the simulator then starts from the real level's first frame).
+"""`adaworld play`: play with the keyboard in the learned simulator, the real environment, or both side by side with
+the same keys (the simulator then starts from the real first frame): a Procgen game, or an environment adapted
+with `adaworld adapt --env` whose adapter names its actions (ViZDoom's buttons).
 
-Keys, as Procgen's own interactive mode: arrow keys move (two at once for diagonals), D A W S Q E are the
-special actions, R restarts the episode, Esc or closing the window quits. Runs headless too (SDL's dummy video
-driver, no keys pressed: the agent does NOOP), which is how it is tested.
+Keys, for Procgen as its own interactive mode: arrow keys move (two at once for diagonals), D A W S Q E are the
+special actions. For ViZDoom (`DOOM_KEYS`): the arrows move forward and back and turn (strafe where the scenario
+cannot turn), space attacks, A and D strafe, E uses. R restarts the episode, Esc or closing the window quits.
+Runs headless too (SDL's dummy video driver, no keys pressed: the agent does nothing), which is how it is tested.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES, resolve_actions
-from adaworld_gym.envs.procgen_real import ProcgenRealEnv
-from adaworld_gym.envs.world_model_env import AdaWorldProcgenEnv
+from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES
+from adaworld_gym.side_by_side import SIDES, SideBySide, open_side_by_side
 
 PLAY_MODES = ("sim", "real", "both")
 SPECIAL_KEYS = ("D", "A", "W", "S", "Q", "E")
+# ViZDoom's buttons under the keys: each key presses the first of its buttons the environment has, so the arrows
+# turn where it can turn and strafe where it cannot (basic, take cover). Where one button is pressed at a time,
+# the first key held wins: attacking and turning before walking, which is held longest.
+DOOM_KEYS: dict[str, tuple[str, ...]] = {
+    "SPACE": ("ATTACK",), "LEFT": ("TURN_LEFT", "MOVE_LEFT"), "RIGHT": ("TURN_RIGHT", "MOVE_RIGHT"),
+    "A": ("MOVE_LEFT",), "D": ("MOVE_RIGHT",), "E": ("USE",), "UP": ("MOVE_FORWARD",), "DOWN": ("MOVE_BACKWARD",)}
+KEYS = ("LEFT", "RIGHT", "UP", "DOWN", "SPACE", *SPECIAL_KEYS)  # the keys read, by their pygame names (K_...)
 
 
 def action_for_keys(pressed: set[str], combos: tuple[int, ...]) -> int:
@@ -40,6 +50,39 @@ def action_for_keys(pressed: set[str], combos: tuple[int, ...]) -> int:
     return names.index("NOOP") if "NOOP" in names else 0
 
 
+def button_keys(action_names: list[str]) -> dict[str, str]:
+    """The button each key of `DOOM_KEYS` presses among those named (a Discrete action's buttons are joined by
+    "+"); keys none of whose buttons the environment has are left out."""
+    buttons = {b for name in action_names for b in name.split("+")}
+    return {key: next(b for b in options if b in buttons) for key, options in DOOM_KEYS.items()
+            if any(b in buttons for b in options)}
+
+
+def action_for_buttons(pressed: set[str], keys: dict[str, str], space: gym.Space, action_names: list[str]) -> Any:
+    """The action for the pressed keys: MultiBinary presses every button held; Discrete takes the action of the
+    first held button alone (ViZDoom's scenarios press one at a time), else the one named NOOP (else the first)."""
+    held = [button for key, button in keys.items() if key in pressed]
+    if isinstance(space, gym.spaces.MultiBinary):
+        return np.array([name in held for name in action_names], dtype=space.dtype)
+    name = next((b for b in held if b in action_names), "NOOP")
+    return int(space.start) + (action_names.index(name) if name in action_names else 0)
+
+
+def key_controls(pair: SideBySide) -> tuple[Callable[[set[str]], Any], str]:
+    """The action for the pressed keys, and the keys' legend."""
+    if pair.combos is not None:
+        names = [PROCGEN_ACTION_NAMES[c] for c in pair.combos]
+        return (lambda pressed: action_for_keys(pressed, pair.combos),
+                f"keys: arrows move, D A W S Q E special actions ({', '.join(names)}); R restarts, Esc quits")
+    space, names = pair.action_space, pair.action_names
+    if names is None or not isinstance(space, gym.spaces.Discrete | gym.spaces.MultiBinary):
+        raise ValueError(f"{pair.name}: keyboard play needs named Discrete or MultiBinary actions; its adapter "
+                         f"records no names (ViZDoom's buttons are recorded) for {space}")
+    keys = button_keys(names)
+    return (lambda pressed: action_for_buttons(pressed, keys, space, names),
+            "keys: " + ", ".join(f"{key}={button}" for key, button in keys.items()) + "; R restarts, Esc quits")
+
+
 @dataclass
 class PlaySession:
     """What happened: steps, episodes and returns per environment, and the frames shown (for --record)."""
@@ -52,47 +95,33 @@ class PlaySession:
 
 def _pressed_names(pygame) -> set[str]:
     keys = pygame.key.get_pressed()
-    names = {"LEFT": pygame.K_LEFT, "RIGHT": pygame.K_RIGHT, "UP": pygame.K_UP, "DOWN": pygame.K_DOWN}
-    names.update({k: getattr(pygame, f"K_{k.lower()}") for k in SPECIAL_KEYS})
-    return {name for name, key in names.items() if keys[key]}
+    return {name for name in KEYS if keys[getattr(pygame, f"K_{name if len(name) > 1 else name.lower()}")]}
 
 
-def play(game: str, mode: str = "sim", actions: str = "full", level: int = 0, fps: int = 15, scale: int = 6,
-         max_steps: int | None = None, record: str | Path | None = None, seed: int = 0, denoising_steps: int = 3,
-         adapter: str | Path | None = None, world_model: str | Path | None = None,
+def play(game: str | None = None, mode: str = "sim", actions: str = "full", level: int = 0, fps: int = 15,
+         scale: int = 6, max_steps: int | None = None, record: str | Path | None = None, seed: int = 0,
+         denoising_steps: int = 3, adapter: str | Path | None = None, world_model: str | Path | None = None,
          device: str = "auto") -> PlaySession:
-    """Open a window and play until Esc, the window closes, or `max_steps` steps."""
+    """Open a window and play until Esc, the window closes, or `max_steps` steps; prints the keys first. An
+    `adapt --env` adapter names its environment itself (no `game`)."""
     if mode not in PLAY_MODES:
         raise ValueError(f"unknown play mode {mode!r}; choose one of {PLAY_MODES}")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
-    combos = resolve_actions(actions)
-    envs: dict[str, Any] = {}
-    if mode in ("real", "both"):
-        envs["real"] = ProcgenRealEnv(game, start_level=level, num_levels=1, actions=actions)
-    if mode in ("sim", "both"):
-        envs["sim"] = AdaWorldProcgenEnv(game, actions=actions, adapter=adapter, world_model=world_model,
-                                         denoising_steps=denoising_steps, device=device)
+    pair = open_side_by_side(SIDES if mode == "both" else (mode,), game, actions, level, adapter, world_model,
+                             denoising_steps, device)
+    envs = pair.envs
     session = PlaySession(returns={name: [] for name in envs})
-
-    def restart(episode_seed: int) -> dict[str, np.ndarray]:
-        obs = {}
-        if "real" in envs:
-            obs["real"] = envs["real"].reset(seed=episode_seed)[0]
-        if "sim" in envs:
-            # Side by side, the simulator starts from the real frame; alone, from one of its level starts.
-            options = {"frames": obs["real"][None]} if "real" in obs else None
-            obs["sim"] = envs["sim"].reset(seed=episode_seed, options=options)[0]
-        return obs
-
-    pygame.init()
-    size = 64 * scale
-    screen = pygame.display.set_mode((size * len(envs), size))
-    pygame.display.set_caption(f"adaworld play: {game} ({' | '.join(envs)})")
-    clock = pygame.time.Clock()
-    obs, totals, over = restart(seed), dict.fromkeys(envs, 0.0), dict.fromkeys(envs, False)
     try:
+        choose, legend = key_controls(pair)
+        print(legend, flush=True)
+        pygame.init()
+        obs, totals, over = pair.restart(seed), dict.fromkeys(envs, 0.0), dict.fromkeys(envs, False)
+        height, width = next(iter(obs.values())).shape[:2]
+        screen = pygame.display.set_mode((width * scale * len(envs), height * scale))
+        pygame.display.set_caption(f"adaworld play: {pair.name} ({' | '.join(envs)})")
+        clock = pygame.time.Clock()
         while max_steps is None or session.steps < max_steps:
             quit_now, restart_now = False, False
             for event in pygame.event.get():
@@ -100,7 +129,7 @@ def play(game: str, mode: str = "sim", actions: str = "full", level: int = 0, fp
                 restart_now |= event.type == pygame.KEYDOWN and event.key == pygame.K_r
             if quit_now:
                 break
-            action = action_for_keys(_pressed_names(pygame), combos)
+            action = choose(_pressed_names(pygame))
             for name, env in envs.items():
                 if not over[name]:  # an environment that ended waits (its last frame shown) for the other
                     obs[name], reward, terminated, truncated, _ = env.step(action)
@@ -111,7 +140,7 @@ def play(game: str, mode: str = "sim", actions: str = "full", level: int = 0, fp
                 for name in envs:
                     session.returns[name].append(totals[name])
                 session.episodes += 1
-                obs = restart(seed + session.episodes)
+                obs = pair.restart(seed + session.episodes)
                 totals, over = dict.fromkeys(envs, 0.0), dict.fromkeys(envs, False)
             shown = np.concatenate([obs[name] for name in envs], axis=1)
             if record:
@@ -122,8 +151,7 @@ def play(game: str, mode: str = "sim", actions: str = "full", level: int = 0, fp
             clock.tick(fps)
     finally:
         pygame.quit()
-        for env in envs.values():
-            env.close()
+        pair.close()
     if record and session.frames:
         from adaworld_gym.video import write_mp4
 

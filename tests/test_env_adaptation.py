@@ -13,10 +13,6 @@ from adaworld_gym.adaptation.action_map import MultiBinaryActionMap
 from adaworld_gym.adaptation.env_adapt import HeldRandomActions, adapt_env, few_shot_steps
 from adaworld_gym.cli import app
 from adaworld_gym.models.checkpoint import CheckpointError
-from adaworld_gym.models.conditions import make_condition
-from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
-from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as ae_preset
-from adaworld_gym.models.latent_action import LatentActionModel, preset as lam_preset
 from adaworld_gym.models.world_model import WorldModel
 
 
@@ -92,15 +88,6 @@ class ScreenAndMore(MovingSquare):
 
 
 gym.register("ToyScreenDict-v0", entry_point=ScreenAndMore, max_episode_steps=40)
-
-
-@pytest.fixture(scope="module")
-def world_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    torch.manual_seed(0)
-    condition = make_condition("latent_action", LatentActionModel(lam_preset("tiny")))
-    WorldModel(FrameAutoencoder(ae_preset("tiny")), Denoiser(denoiser_preset("tiny")), condition).save_pretrained(root)
-    return root
 
 
 @pytest.mark.parametrize("env_id, bad_action", [("ToySquareBox-v0", np.full(2, 5.0, dtype=np.float32)),

@@ -4,10 +4,11 @@
 Read top to bottom: check that the environment is supported (RGB image observations of any size, or a Dict
 of observations with such an image entry named by `obs_key`; a Discrete, MultiDiscrete, MultiBinary or Box
 action space), play it with held-random actions until every action has its few-shot samples (frames resized
-to the model's resolution; the first frames of episodes are kept as start states), then adapt exactly as for
-Procgen. The adapter records the environment id, the image entry, its action space and its original frame
-size, so `gym.make("AdaWorld-v0", checkpoint=...)` rebuilds an env with the same action space; its
-observations are the image alone (a Dict's other entries are not imagined).
+to the model's resolution; the first frames of episodes are kept as start states; an episode's last frame is
+left out where the environment does not render it, as Procgen and ViZDoom), then adapt exactly as for Procgen.
+The adapter records the environment id, the image entry, its action space, its original frame size and, where
+the environment names them, its actions, so `gym.make("AdaWorld-v0", checkpoint=...)` rebuilds an env with the
+same action space; its observations are the image alone (a Dict's other entries are not imagined).
 """
 
 from __future__ import annotations
@@ -23,25 +24,45 @@ from tqdm.auto import tqdm
 from adaworld_gym.adaptation.action_map import bounded_box, actions_to_tensor, check_action_space
 from adaworld_gym.adaptation.adapt import REWARD_STEPS, FewShotData, adapt_to_data
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
-from adaworld_gym.data.sources import resize_frame
+from adaworld_gym.data.sources import (DOOM_SCENARIOS, DoomEpisodeEnd, doom_action_names, is_vizdoom,
+                                       register_vizdoom, resize_frame)
 from adaworld_gym.models.world_model import WorldModel
 
 MAX_START_FRAMES = 16
 
 
+def env_id_of(name: str) -> str:
+    """The Gymnasium id of `name`: itself, or for a ViZDoom scenario named as `collect --source vizdoom` names
+    it ("my_way_home", "doom/my_way_home"), its id ("VizdoomMyWayHome-v1")."""
+    return DOOM_SCENARIOS.get(name.removeprefix("doom/"), name)
+
+
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, obs_key: str | None = None) -> gym.Env:
-    """`gym.make`, with ale-py's Atari ids ("ALE/Breakout-v5") registered first (gymnasium no longer does it),
-    observing the `obs_key` entry alone of a Dict observation space (`image_observations`)."""
+    """`gym.make` of `env_id_of(env_id)`, with the ids gymnasium does not know by itself registered first
+    (ale-py's "ALE/Breakout-v5", ViZDoom's "VizdoomBasic-v1"), ViZDoom's episode ends made Procgen's
+    (`DoomEpisodeEnd`: no black frame after the last step), observing the `obs_key` entry alone of a Dict
+    observation space (`image_observations`)."""
+    env_id = env_id_of(env_id)
     if env_id.startswith("ALE/"):
         import ale_py
 
         gym.register_envs(ale_py)
+    if is_vizdoom(env_id):
+        register_vizdoom()
     env = gym.make(env_id, **(env_kwargs or {}))
+    if is_vizdoom(env_id):
+        env = DoomEpisodeEnd(env)
     try:
         return image_observations(env, env_id, obs_key)
     except ValueError:
         env.close()
         raise
+
+
+def action_names(env: gym.Env, env_id: str) -> list[str] | None:
+    """Names of the actions (Discrete) or buttons (MultiBinary) where the environment has them (ViZDoom's
+    buttons), recorded in the adapter for keyboard play; None elsewhere."""
+    return doom_action_names(env) if is_vizdoom(env_id) else None
 
 
 def is_rgb_image(space: gym.Space) -> bool:
@@ -156,9 +177,10 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
     space = env.action_space
     total = few_shot_steps(space, samples_per_action)
     policy = HeldRandomActions(space, samples_per_action, seed, max_hold)
-    # Gymnasium envs return an episode's last frame; Procgen's (`renders_final_frame = False`) repeat the one
-    # before, and the world model must not learn that transition.
-    renders_final = getattr(env.unwrapped, "renders_final_frame", True)
+    # Gymnasium envs return an episode's last frame; Procgen's and `DoomEpisodeEnd`'s (`renders_final_frame =
+    # False`) repeat the one before, and the world model must not learn that transition.
+    renders_final = env.get_wrapper_attr("renders_final_frame") if env.has_wrapper_attr("renders_final_frame") \
+        else True
     frames, actions, rewards, ends, episode, step, observed = [], [], [], [], [], [], []
     bar = tqdm(total=total, desc="collect", unit="step", disable=not progress)
     done = 0
@@ -189,15 +211,16 @@ def adapt_env(world: WorldModel, env_id: str, env_kwargs: dict[str, Any] | None 
               progress: bool = True, obs_key: str | None = None) -> AdaptedSimulator:
     """Collect few-shot data from a registered Gymnasium environment and adapt `world` to it; `obs_key` names
     the RGB image entry of Dict observations."""
-    env_kwargs = dict(env_kwargs or {})
+    env_id, env_kwargs = env_id_of(env_id), dict(env_kwargs or {})
     env = make_env(env_id, env_kwargs, obs_key)
     try:
         height, width = check_pixel_env(env, env_id)
         data, starts = collect_few_shot(env, samples_per_action, world.resolution, seed, progress=progress)
         max_steps = env.spec.max_episode_steps if env.spec is not None else None
+        names = action_names(env, env_id)
     finally:
         env.close()
     metadata = {"env_kwargs": env_kwargs, "obs_key": obs_key, "samples_per_action": samples_per_action,
-                "observation_size": [height, width], "max_episode_steps": max_steps}
+                "observation_size": [height, width], "max_episode_steps": max_steps, "action_names": names}
     return adapt_to_data(world, data, env.action_space, env_id, finetune_steps, batch_size, lr, init, reward_steps,
                          seed, progress, start_frames=starts, metadata=metadata)

@@ -19,7 +19,8 @@ from adaworld_gym.adaptation.action_map import (ActionMap, action_features, acti
                                                 make_action_map, space_from_spec, space_to_spec)
 from adaworld_gym.adaptation.reward_model import RewardModel, RewardPrediction
 from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES, resolve_actions
-from adaworld_gym.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from adaworld_gym.io import read_json
+from adaworld_gym.models.checkpoint import CONFIG_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from adaworld_gym.models.world_model import WorldModel
 
 CHECKPOINT_KIND = "action-adapter"
@@ -29,6 +30,11 @@ def world_model_identity(world: WorldModel) -> dict[str, Any]:
     """What an adapter records about its world model, and checks when loaded with one."""
     return {"condition": world.condition.kind, "condition_dim": world.condition.dim,
             "trained_steps": world.metadata.get("trained_steps"), "resolution": world.resolution}
+
+
+def adapter_metadata(folder: str | Path) -> dict[str, Any]:
+    """What an adapter records (its game or environment, action subset, world model...), weights left unread."""
+    return read_json(Path(folder) / CONFIG_FILE, "adapter checkpoint config").get("metadata", {})
 
 
 def _reward_model(state: dict[str, torch.Tensor], space: gym.Space) -> RewardModel:

@@ -146,8 +146,8 @@ def collect(config: CollectConfig, progress: bool = True) -> EpisodeStore:
     maps = [DOOM_MAPS[g] for g in map(doom_game, config.games) if g in DOOM_MAPS] if config.source == "vizdoom" else []
     if config.per_action and maps:
         raise ValueError(f"few-shot collection gives each action its quota, and the maps {maps} take any combination "
-                         f"of their buttons; their few-shot data comes from `adaworld adapt --env "
-                         f"vizdoom.gymnasium_wrapper:{maps[0]} --obs-key screen` (each button alone, and none)")
+                         f"of their buttons; their few-shot data comes from `adaworld adapt --env {maps[0]} "
+                         f"--obs-key screen` (each button alone, and none)")
     num_actions = {}
     for name, env_game in zip(games, config.games):
         probe = make_frame_source(config.source, env_game, 1, config.resolution, actions=config.actions)

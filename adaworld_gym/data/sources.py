@@ -47,6 +47,12 @@ def resize_frame(frame: np.ndarray, resolution: int) -> np.ndarray:
     return cv2.resize(frame, (resolution, resolution), interpolation=cv2.INTER_AREA)
 
 
+def resized(env: gym.Env, resolution: int) -> gym.Env:
+    """`env` with its RGB frames resized by `resize_frame`."""
+    space = gym.spaces.Box(0, 255, (resolution, resolution, 3), dtype=np.uint8)
+    return gym.wrappers.TransformObservation(env, lambda frame: resize_frame(frame, resolution), space)
+
+
 def atari_env_id(game: str) -> str:
     """Gymnasium id of an Atari game given as "Pong", "atari/Pong" or "ALE/Pong-v5"."""
     import ale_py
@@ -78,36 +84,63 @@ def register_vizdoom() -> None:
                                 "pip install -e .[doom]") from err
 
 
+def is_vizdoom(env_id: str) -> bool:
+    """Whether a Gymnasium id ("VizdoomBasic-v1", or "vizdoom.gymnasium_wrapper:VizdoomBasic-v1") is ViZDoom's."""
+    return env_id.rpartition(":")[2].startswith("Vizdoom")
+
+
+class DoomEpisodeEnd(gym.Wrapper):
+    """A ViZDoom env whose episode ends are like Procgen's: ViZDoom has no screen once an episode is over (it
+    returns zeros), so the last observation stands in for it and the collectors leave that transition out
+    (`renders_final_frame`); and a timeout is truncated, not terminated (ViZDoom reports both)."""
+
+    renders_final_frame = False
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self.last, info = self.env.reset(seed=seed, options=options)
+        return self.last, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if not terminated:
+            self.last = obs
+        return self.last, reward, terminated and not truncated, truncated, info
+
+
+def doom_action_names(env: gym.Env) -> list[str]:
+    """What each action of a ViZDoom env presses, for keyboard play: per Discrete action its buttons joined by
+    "+" ("NOOP" for none; the scenarios press one at most), or per MultiBinary entry its button."""
+    doom = env.unwrapped
+    buttons = [button.name for button in doom.game.get_available_buttons()]
+    if not isinstance(doom.action_space, gym.spaces.Discrete):
+        return buttons
+    return ["+".join(b for b, on in zip(buttons, pressed) if on) or "NOOP" for pressed in doom.button_map]
+
+
 class DoomFrames(gym.Wrapper):
     """A ViZDoom env shaped like the collector's other sources: the `screen` entry of its Dict observations, resized to
-    (resolution, resolution, 3) uint8, and integer actions. MultiBinary buttons are taken as the bits of one
-    integer (bit i presses button i), so the integer policies and episode files serve maps too: a uniform
-    integer is a fair coin per button, held as a whole by the held policy. ViZDoom has no screen once an episode
-    is over (it returns zeros), so the last frame stands in for it; and a timeout is truncated, not terminated
-    (ViZDoom reports both)."""
+    (resolution, resolution, 3) uint8, with `DoomEpisodeEnd`'s episode ends, and integer actions. MultiBinary
+    buttons are taken as the bits of one integer (bit i presses button i), so the integer policies and episode
+    files serve maps too: a uniform integer is a fair coin per button, held as a whole by the held policy."""
 
     def __init__(self, env: gym.Env, resolution: int):
-        super().__init__(env)
+        super().__init__(DoomEpisodeEnd(env))
         self.resolution = resolution
         self.observation_space = gym.spaces.Box(0, 255, (resolution, resolution, 3), dtype=np.uint8)
         space = env.action_space
         self.buttons = int(space.shape[0]) if isinstance(space, gym.spaces.MultiBinary) else 0
         if self.buttons:
             self.action_space = gym.spaces.Discrete(2 ** self.buttons)
-        self.frame = np.zeros(self.observation_space.shape, dtype=np.uint8)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
-        self.frame = resize_frame(obs["screen"], self.resolution)
-        return self.frame, info
+        return resize_frame(obs["screen"], self.resolution), info
 
     def step(self, action):
         if self.buttons:
             action = ((int(action) >> np.arange(self.buttons)) & 1).astype(self.env.action_space.dtype)
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if not terminated:
-            self.frame = resize_frame(obs["screen"], self.resolution)
-        return self.frame, reward, terminated and not truncated, truncated, info
+        return resize_frame(obs["screen"], self.resolution), reward, terminated, truncated, info
 
 
 def _same_step_vector(env_id: str, num_envs: int, wrapper: Callable[[gym.Env], gym.Env], **env_kwargs) -> VectorEnv:
@@ -125,9 +158,7 @@ def make_frame_source(source: str, game: str, num_envs: int, resolution: int, *,
         return ProcgenRealVectorEnv(num_envs, game, distribution_mode=distribution_mode, start_level=start_level,
                                     num_levels=num_levels, actions=actions)
     if source == "atari":
-        space = gym.spaces.Box(0, 255, (resolution, resolution, 3), dtype=np.uint8)
-        resize = lambda env: gym.wrappers.TransformObservation(env, lambda o: resize_frame(o, resolution), space)
-        return _same_step_vector(atari_env_id(game), num_envs, resize)
+        return _same_step_vector(atari_env_id(game), num_envs, lambda env: resized(env, resolution))
     if source == "vizdoom":
         register_vizdoom()
         name = doom_game(game)
@@ -136,7 +167,7 @@ def make_frame_source(source: str, game: str, num_envs: int, resolution: int, *,
                    "audio_buffer_enabled": False} if name in DOOM_MAPS else {}
         env = _same_step_vector(DOOM_SCENARIOS.get(name) or DOOM_MAPS[name], num_envs,
                                 lambda e: DoomFrames(e, resolution), **options)
-        env.renders_final_frame = False  # see DoomFrames
+        env.renders_final_frame = False  # see DoomEpisodeEnd
         return env
     raise ValueError(f"unknown environment source {source!r}; choose 'procgen', 'atari' or 'vizdoom' (video "
                      "folders are ingested with `adaworld ingest-videos`)")

@@ -24,12 +24,11 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.adaptation.simulator import AdaptedSimulator, adapter_metadata
 from adaworld_gym.data.sources import resize_frame
 from adaworld_gym.envs.procgen_batch import FRAME_SHAPE, ProcgenBatch
 from adaworld_gym.envs.procgen_games import check_game, episode_timeout
 from adaworld_gym.envs.rendering import HumanWindow
-from adaworld_gym.io import read_json
 from adaworld_gym.models.checkpoint import CheckpointError
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import RolloutState, WorldModel
@@ -228,7 +227,7 @@ def procgen_simulator(game: str, actions: str | list[int], adapter: str | Path |
 def load_adapted_env(checkpoint: str | Path, world_model: str | Path | None = None,
                      device: str = "auto") -> AdaptedSimulator:
     """An adapter made by `adaworld adapt --env` on its world model (given, recorded in it, or the shipped one)."""
-    meta = read_json(Path(checkpoint) / "config.json", "adapter checkpoint config").get("metadata", {})
+    meta = adapter_metadata(checkpoint)
     folder = world_model or meta.get("world_model_folder") or pretrained_path("wm-cpu")
     world = WorldModel.from_pretrained(folder, device=resolve_device(device))
     simulator = AdaptedSimulator.from_pretrained(checkpoint, world)
