@@ -23,11 +23,14 @@ from adaworld_gym.evaluation.controllability import (GAMES, controllability, poo
                                                      _rollout_moves)
 from adaworld_gym.models.conditions import NoCondition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
+from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.training.loop import config_record, train
-from adaworld_gym.training.train_lam import clip_loader
+from torch.utils.data import DataLoader
+
+from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.training.train_wm import PIXEL_SPACE_DENOISER, WmTask, WmTrainConfig
 
 NUM_ACTIONS = len(PROCGEN_ACTION_NAMES)
@@ -36,11 +39,14 @@ NUM_ACTIONS = len(PROCGEN_ACTION_NAMES)
 class ActionOracleTask(WmTask):
     """WmTask whose condition is the one-hot true action between the last memory frame and the target."""
 
+    subset = "full"
+
     def losses(self, model: Denoiser, batch, step):
         frames, k = batch["frames"], self.memory
         with torch.no_grad():
             latents = self.autoencoder.to(frames.device).encode(frames)
-        condition = F.one_hot(batch["actions"][:, k - 1], NUM_ACTIONS).float().to(frames.device)
+        combos = torch.tensor(ACTION_SUBSETS[self.subset])  # the stream's action indices are into its subset
+        condition = F.one_hot(combos[batch["actions"][:, k - 1]], NUM_ACTIONS).float().to(frames.device)
         lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
         return {"loss": model(latents[:, k], latents[:, :k], lengths, condition)}, condition
 
@@ -48,14 +54,14 @@ class ActionOracleTask(WmTask):
         return {}
 
 
-def score(world: WorldModel, games: list[str], states: int) -> dict:
+def score(world: WorldModel, games: list[str], states: int, sampler: SamplerConfig) -> dict:
     moves = torch.tensor(ACTION_SUBSETS["moves"])
     per_game = {}
     for game in games:
         branches = real_branches(game, states, memory=world.memory, hold=8, seed=0)
         n, hold = branches.context.shape[0], branches.outcomes.shape[2]
         rows = F.one_hot(moves, NUM_ACTIONS).float()  # (4, 15)
-        imagined = _rollout_moves(world, branches, rows[None, :, None].expand(n, -1, hold, -1), None, 0)
+        imagined = _rollout_moves(world, branches, rows[None, :, None].expand(n, -1, hold, -1), sampler, 0)
         per_game[game] = controllability(branches, imagined)
         print(game, {h: f"{s['accuracy']:.0%} ({s['scored']})" for h, s in per_game[game].items()}, flush=True)
     return {"per_game": per_game, "pooled": pooled(per_game)}
@@ -70,27 +76,43 @@ parser.add_argument("--states", type=int, default=16)
 parser.add_argument("--preset", default="cpu")
 parser.add_argument("--fold", type=int, default=4, help="pixels per side of a grid cell (4: the 16x16 grid of "
                     "train-wm --pixel-space; 1: full resolution)")
+parser.add_argument("--actions", default="full", choices=sorted(ACTION_SUBSETS),
+                    help="the stream's action subset (one-hots stay over all 15 combos)")
+parser.add_argument("--denoiser", default="{}", help="JSON of DenoiserConfig fields over the pixel-space ones")
+parser.add_argument("--denoising-steps", type=int, default=3)
+parser.add_argument("--lr", type=float, default=3e-4)
+parser.add_argument("--warmup-steps", type=int, default=300)
 parser.add_argument("--widths", default="32,64,128", help="the UNet's block widths, finest first")
 args = parser.parse_args()
 games = args.games.split(",")
 config = WmTrainConfig(out=args.out, pixel_space=True, condition="none", steps=args.steps, policy=args.policy,
-                       games=games, image_every=0, preset=args.preset)
+                       games=games, image_every=0, preset=args.preset, lr=args.lr,
+                       warmup_steps=args.warmup_steps)
 halvings = {4: 2, 2: 1, 1: 0}[args.fold]  # the fold autoencoder's grid is resolution / 2**halvings
 autoencoder = FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * (halvings + 1))).eval()
 widths = tuple(int(w) for w in args.widths.split(","))
-model_config = preset(config.preset, **PIXEL_SPACE_DENOISER, latent_channels=autoencoder.config.latent_channels,
+model_config = preset(config.preset, **{**PIXEL_SPACE_DENOISER, **json.loads(args.denoiser)}, latent_channels=autoencoder.config.latent_channels,
                       latent_size=autoencoder.config.latent_size, condition_dim=NUM_ACTIONS, widths=widths,
                       norm_groups=min(8, widths[0] // 2))
 task = ActionOracleTask(autoencoder, NoCondition(NUM_ACTIONS), model_config.memory)
+task.subset = args.actions
+
+
+def loader_at(step: int) -> DataLoader:
+    stream = LiveClipStream(games, clip_len=model_config.memory + 1, num_envs=16, policy=args.policy, split="train",
+                            seed=config.seed + step, shuffle_buffer=1024, actions=args.actions)
+    return DataLoader(stream, batch_size=config.batch_size, num_workers=config.num_workers)
+
+
+
 denoiser = Denoiser(model_config).to(memory_format=torch.channels_last)
 started = time.time()
-folder = train(task, denoiser, lambda step: clip_loader(model_config.memory + 1, config.batch_size, games, None,
-                                                        config.num_workers, config.seed + step, config.policy),
-               config, config_record(config, model=model_config))
+folder = train(task, denoiser, loader_at, config, config_record(config, model=model_config))
 minutes = (time.time() - started) / 60
 world = WorldModel.from_pretrained(folder)
-result = {"steps": args.steps, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
-          **score(world, games, args.states)}
+result = {"steps": args.steps, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
+          "denoiser": json.loads(args.denoiser), "denoising_steps": args.denoising_steps,
+          **score(world, games, args.states, SamplerConfig(num_steps=args.denoising_steps))}
 (args.out / "controllability.json").write_text(json.dumps(result, indent=1))
 print({h: f"{s['accuracy']:.1%} of {s['scored']}, min game {s['min_accuracy']:.0%}"
        for h, s in result["pooled"].items()})
