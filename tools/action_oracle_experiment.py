@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
 from adaworld_gym.evaluation.controllability import (GAMES, controllability, pooled, real_branches,
                                                      _rollout_moves)
+from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.conditions import NoCondition
+from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
@@ -48,7 +50,11 @@ class ActionOracleTask(WmTask):
         combos = torch.tensor(ACTION_SUBSETS[self.subset])  # the stream's action indices are into its subset
         condition = F.one_hot(combos[batch["actions"][:, k - 1]], NUM_ACTIONS).float().to(frames.device)
         lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
-        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition)}, condition
+        weights = None
+        if self.change_weight:
+            weights = change_weights(frames_to_float(frames[:, k - 1]), frames_to_float(frames[:, k]),
+                                     self.change_weight, latents.shape[-1])
+        return {"loss": model(latents[:, k], latents[:, :k], lengths, condition, weights)}, condition
 
     def images(self, model, batch, condition):
         return {}
@@ -80,6 +86,8 @@ parser.add_argument("--actions", default="full", choices=sorted(ACTION_SUBSETS),
                     help="the stream's action subset (one-hots stay over all 15 combos)")
 parser.add_argument("--denoiser", default="{}", help="JSON of DenoiserConfig fields over the pixel-space ones")
 parser.add_argument("--denoising-steps", type=int, default=3)
+parser.add_argument("--change-weight", type=float, default=0.0,
+                    help="grid cells whose pixels changed weigh 1 + this much in the loss (the LAM's is 300)")
 parser.add_argument("--lr", type=float, default=3e-4)
 parser.add_argument("--warmup-steps", type=int, default=300)
 parser.add_argument("--widths", default="32,64,128", help="the UNet's block widths, finest first")
@@ -94,7 +102,7 @@ widths = tuple(int(w) for w in args.widths.split(","))
 model_config = preset(config.preset, **{**PIXEL_SPACE_DENOISER, **json.loads(args.denoiser)}, latent_channels=autoencoder.config.latent_channels,
                       latent_size=autoencoder.config.latent_size, condition_dim=NUM_ACTIONS, widths=widths,
                       norm_groups=min(8, widths[0] // 2))
-task = ActionOracleTask(autoencoder, NoCondition(NUM_ACTIONS), model_config.memory)
+task = ActionOracleTask(autoencoder, NoCondition(NUM_ACTIONS), model_config.memory, args.change_weight)
 task.subset = args.actions
 
 
@@ -112,6 +120,7 @@ minutes = (time.time() - started) / 60
 world = WorldModel.from_pretrained(folder)
 result = {"steps": args.steps, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
           "denoiser": json.loads(args.denoiser), "denoising_steps": args.denoising_steps,
+          "change_weight": args.change_weight,
           **score(world, games, args.states, SamplerConfig(num_steps=args.denoising_steps))}
 (args.out / "controllability.json").write_text(json.dumps(result, indent=1))
 print({h: f"{s['accuracy']:.1%} of {s['scored']}, min game {s['min_accuracy']:.0%}"
