@@ -17,22 +17,21 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 
+from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
 from adaworld_gym.evaluation.controllability import (GAMES, controllability, pooled, real_branches,
                                                      _rollout_moves)
 from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.conditions import NoCondition
-from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
+from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.training.loop import config_record, train
-from torch.utils.data import DataLoader
-
-from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.training.train_wm import PIXEL_SPACE_DENOISER, WmTask, WmTrainConfig
 
 NUM_ACTIONS = len(PROCGEN_ACTION_NAMES)
@@ -41,14 +40,15 @@ NUM_ACTIONS = len(PROCGEN_ACTION_NAMES)
 class ActionOracleTask(WmTask):
     """WmTask whose condition is the one-hot true action between the last memory frame and the target."""
 
-    subset = "full"
+    def __init__(self, autoencoder: FrameAutoencoder, memory: int, subset: str, change_weight: float):
+        super().__init__(autoencoder, NoCondition(NUM_ACTIONS), memory, change_weight)
+        self.combos = torch.tensor(ACTION_SUBSETS[subset])  # the stream's action indices are into its subset
 
     def losses(self, model: Denoiser, batch, step):
         frames, k = batch["frames"], self.memory
         with torch.no_grad():
             latents = self.autoencoder.to(frames.device).encode(frames)
-        combos = torch.tensor(ACTION_SUBSETS[self.subset])  # the stream's action indices are into its subset
-        condition = F.one_hot(combos[batch["actions"][:, k - 1]], NUM_ACTIONS).float().to(frames.device)
+        condition = F.one_hot(self.combos[batch["actions"][:, k - 1]], NUM_ACTIONS).float().to(frames.device)
         lengths = torch.randint(1, k + 1, (frames.shape[0],), device=frames.device)
         weights = None
         if self.change_weight:
@@ -102,8 +102,7 @@ widths = tuple(int(w) for w in args.widths.split(","))
 model_config = preset(config.preset, **{**PIXEL_SPACE_DENOISER, **json.loads(args.denoiser)}, latent_channels=autoencoder.config.latent_channels,
                       latent_size=autoencoder.config.latent_size, condition_dim=NUM_ACTIONS, widths=widths,
                       norm_groups=min(8, widths[0] // 2))
-task = ActionOracleTask(autoencoder, NoCondition(NUM_ACTIONS), model_config.memory, args.change_weight)
-task.subset = args.actions
+task = ActionOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight)
 
 
 def loader_at(step: int) -> DataLoader:
