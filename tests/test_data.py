@@ -206,3 +206,33 @@ def test_live_stream_yields_clips_of_every_game_reproducibly():
     assert all(torch.equal(a["frames"], b["frames"]) for a, b in zip(clips, again))
     batch = next(iter(DataLoader(stream, batch_size=8, num_workers=2)))
     assert batch["frames"].shape == (8, 4, 3, 64, 64)
+
+
+
+def test_branch_stream_gives_each_moves_real_outcome_from_one_saved_state():
+    """A branch group's context is the real play so far and each outcome is what the real game shows after
+    that move from there: replayed by hand with the stream's seeds, level and policy."""
+    from adaworld_gym.data.branches import BranchStream
+    from adaworld_gym.data.policies import make_policy
+    from adaworld_gym.envs.procgen_batch import ProcgenBatch
+    from adaworld_gym.envs.procgen_games import split_levels
+
+    stream = BranchStream(["maze"], memory=3, num_envs=2, stride=2, shuffle_buffer=0, seed=5)
+    first = next(iter(stream))  # copy 0 after two policy steps from its level start
+    start, num = split_levels("train")
+    batch = ProcgenBatch("maze", 2, start_level=start, num_levels=num, actions="moves", seed=5)
+    policy = make_policy("held", 4, 2, 5, max_hold=16)
+    frames, starts = [batch.obs[0]], np.ones(2, dtype=bool)
+    for _ in range(2):
+        step = batch.step(policy(batch.obs, starts))
+        starts = step.terminated | step.truncated
+        frames.append(step.obs[0])
+    assert torch.equal(first["context"], torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2))
+    saved = batch.get_state()
+    for move in range(4):
+        batch.set_state(saved)
+        outcome = batch.step(np.full(2, move)).obs[0]
+        assert torch.equal(first["outcomes"][move], torch.from_numpy(outcome).permute(2, 0, 1))
+    assert first["outcomes"].shape == (4, 3, 64, 64) and int(first["game"]) == 0
+    with pytest.raises(ValueError, match="stride"):
+        BranchStream(["maze"], memory=3, stride=0)

@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from adaworld_gym.data.branches import BranchStream
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
-from adaworld_gym.evaluation.controllability import (GAMES, controllability, pooled, real_branches,
+from adaworld_gym.evaluation.controllability import (GAMES, controllability, pooled, real_branches, score_hold,
                                                      _rollout_moves)
 from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.conditions import NoCondition
@@ -60,6 +61,45 @@ class ActionOracleTask(WmTask):
         return {}
 
 
+class BranchOracleTask(ActionOracleTask):
+    """ActionOracleTask on counterfactual branch groups (`data.branches`): every move of the subset from each
+    saved state, with the part of the error that differs between a state's moves weighted `contrast` times."""
+
+    def __init__(self, autoencoder: FrameAutoencoder, memory: int, subset: str, change_weight: float,
+                 contrast: float):
+        super().__init__(autoencoder, memory, subset, change_weight)
+        self.contrast = contrast
+
+    def losses(self, model: Denoiser, batch, step):
+        context, outcomes, k = batch["context"], batch["outcomes"], self.memory
+        groups, moves = outcomes.shape[:2]
+        with torch.no_grad():
+            memory = self.autoencoder.to(context.device).encode(context).repeat_interleave(moves, dim=0)
+            targets = self.autoencoder.encode(outcomes.flatten(0, 1))
+        condition = F.one_hot(self.combos, NUM_ACTIONS).float().repeat(groups, 1).to(context.device)
+        lengths = torch.randint(1, k + 1, (groups,), device=context.device).repeat_interleave(moves)
+        weights = None
+        if self.change_weight:
+            last = frames_to_float(context[:, -1]).repeat_interleave(moves, dim=0)
+            weights = change_weights(last, frames_to_float(outcomes.flatten(0, 1)), self.change_weight,
+                                     targets.shape[-1])
+        return {"loss": model(targets, memory, lengths, condition, weights, group=moves,
+                              contrast=self.contrast)}, condition
+
+    def diagnostics(self, model, batch, condition) -> dict[str, float]:
+        """One-step counterfactual accuracy and sensitivity on 8 of the batch's train states (1 sampler step)."""
+        context, outcomes = batch["context"][:8], batch["outcomes"][:8]
+        groups, moves = outcomes.shape[:2]
+        world = self.world_model(model)
+        state = world.start(context.repeat_interleave(moves, dim=0))
+        generator = torch.Generator(context.device).manual_seed(0)
+        frame, _ = world.step(state, condition[:groups * moves], world.sampler(SamplerConfig(num_steps=1)),
+                              generator)
+        score = score_hold(frame.unflatten(0, (groups, moves)).cpu(), outcomes.cpu(),
+                           torch.ones(groups, dtype=torch.bool))
+        return {"cf_acc": score.accuracy or 0.0, "sens": score.sensitivity or 0.0}
+
+
 def score(world: WorldModel, games: list[str], states: int, sampler: SamplerConfig) -> dict:
     moves = torch.tensor(ACTION_SUBSETS["moves"])
     per_game = {}
@@ -88,6 +128,10 @@ parser.add_argument("--denoiser", default="{}", help="JSON of DenoiserConfig fie
 parser.add_argument("--denoising-steps", type=int, default=3)
 parser.add_argument("--change-weight", type=float, default=0.0,
                     help="grid cells whose pixels changed weigh 1 + this much in the loss (the LAM's is 300)")
+parser.add_argument("--branches", action="store_true",
+                    help="train on counterfactual branch groups (every move from each saved state) of --actions")
+parser.add_argument("--contrast", type=float, default=1.0,
+                    help="with --branches: weight of the error that differs between a state's moves")
 parser.add_argument("--lr", type=float, default=3e-4)
 parser.add_argument("--warmup-steps", type=int, default=300)
 parser.add_argument("--widths", default="32,64,128", help="the UNet's block widths, finest first")
@@ -102,10 +146,18 @@ widths = tuple(int(w) for w in args.widths.split(","))
 model_config = preset(config.preset, **{**PIXEL_SPACE_DENOISER, **json.loads(args.denoiser)}, latent_channels=autoencoder.config.latent_channels,
                       latent_size=autoencoder.config.latent_size, condition_dim=NUM_ACTIONS, widths=widths,
                       norm_groups=min(8, widths[0] // 2))
-task = ActionOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight)
+if args.branches:
+    task = BranchOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight, args.contrast)
+else:
+    task = ActionOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight)
 
 
 def loader_at(step: int) -> DataLoader:
+    if args.branches:
+        stream = BranchStream(games, model_config.memory, actions=args.actions, policy=args.policy,
+                              seed=config.seed + step)
+        return DataLoader(stream, batch_size=config.batch_size // len(ACTION_SUBSETS[args.actions]),
+                          num_workers=config.num_workers)
     stream = LiveClipStream(games, clip_len=model_config.memory + 1, num_envs=16, policy=args.policy, split="train",
                             seed=config.seed + step, shuffle_buffer=1024, actions=args.actions)
     return DataLoader(stream, batch_size=config.batch_size, num_workers=config.num_workers)
@@ -119,7 +171,7 @@ minutes = (time.time() - started) / 60
 world = WorldModel.from_pretrained(folder)
 result = {"steps": args.steps, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
           "denoiser": json.loads(args.denoiser), "denoising_steps": args.denoising_steps,
-          "change_weight": args.change_weight,
+          "change_weight": args.change_weight, "branches": args.branches, "contrast": args.contrast,
           **score(world, games, args.states, SamplerConfig(num_steps=args.denoising_steps))}
 (args.out / "controllability.json").write_text(json.dumps(result, indent=1))
 print({h: f"{s['accuracy']:.1%} of {s['scored']}, min game {s['min_accuracy']:.0%}"

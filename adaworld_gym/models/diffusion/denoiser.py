@@ -139,9 +139,12 @@ class Denoiser(nn.Module):
         return c_skip * noisy + c_out * raw
 
     def prepare_memory(self, memory: torch.Tensor, memory_lengths: torch.Tensor,
-                       memory_noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Zero the memory slots that hold no real frame and add the augmentation noise to the real ones."""
-        noise = torch.randn(memory.shape, generator=generator, device=memory.device, dtype=memory.dtype)
+                       memory_noise: torch.Tensor, generator: torch.Generator | None = None,
+                       noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Zero the memory slots that hold no real frame and add the augmentation noise (unit `noise`, drawn here
+        when not given) to the real ones."""
+        if noise is None:
+            noise = torch.randn(memory.shape, generator=generator, device=memory.device, dtype=memory.dtype)
         mask = memory_mask(memory_lengths, self.config.memory)[:, :, None, None, None]
         return (memory + memory_noise.view(-1, 1, 1, 1, 1) * noise) * mask
 
@@ -169,28 +172,45 @@ class Denoiser(nn.Module):
 
     def forward(self, target: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
                 condition: torch.Tensor, weights: torch.Tensor | None = None,
-                hint: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+                hint: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
+                group: int = 1, contrast: float = 1.0) -> torch.Tensor:
         """EDM training loss for next latents `target` (B, C, h, w) (of their change from the last memory latent
         when the config says `predict_change`): noise levels, memory noise augmentation
         and condition dropout are all drawn here. `weights` (B, 1, h, w), mean 1, weight latent positions;
         `hint`, when the config asks for one: (B, 3, R, R) in [0, 1], or a function that draws it from the last
-        memory latent (B, C, h, w), noised as the model sees it if the config says `hint_noise`."""
+        memory latent (B, C, h, w), noised as the model sees it if the config says `hint_noise`.
+
+        `group` > 1: the batch is made of groups of that many consecutive samples that share their memory and
+        differ only in condition and target (counterfactual branches of one state, `data.branches`). A group
+        shares all its noise, so the differences of its outputs answer only to the condition, and the part of
+        each sample's error that differs from its group's mean error (what the condition got wrong) weighs
+        `contrast` times in the loss."""
         c = self.config
         self.check_memory_and_condition(memory, condition)
         b = target.shape[0]
-        memory_noise = torch.rand(b, device=target.device) * c.memory_noise_max
+        if b % group:
+            raise ValueError(f"a batch of {b} does not split into groups of {group}")
+
+        def shared(x: torch.Tensor) -> torch.Tensor:  # one draw per group, repeated for its members
+            return x[::group].repeat_interleave(group, dim=0) if group > 1 else x
+
+        memory_noise = shared(torch.rand(b, device=target.device) * c.memory_noise_max)
         clean_last = memory[:, -1]  # the newest slot always holds a real frame
         if c.predict_change:
             target = target - clean_last
-        memory = self.prepare_memory(memory, memory_lengths, memory_noise)
+        memory = self.prepare_memory(memory, memory_lengths, memory_noise, noise=shared(torch.randn_like(memory)))
         if callable(hint):
             hint = hint(memory[:, -1] if c.hint_noise else clean_last)
         self.check_hint(hint, b)
-        dropped = torch.rand(b, device=target.device) < c.condition_dropout
-        sigma = (c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp()
-        noisy = target + sigma.view(-1, 1, 1, 1) * torch.randn_like(target)
+        dropped = shared(torch.rand(b, device=target.device) < c.condition_dropout)
+        sigma = shared((c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp())
+        noisy = target + sigma.view(-1, 1, 1, 1) * shared(torch.randn_like(target))
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
         raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
         # EDM's weighted loss on D equals the plain MSE of F against this target.
-        error = (raw - (target - c_skip * noisy) / c_out).pow(2)
+        residual = raw - (target - c_skip * noisy) / c_out
+        error = residual.pow(2)
+        if group > 1 and contrast != 1.0:
+            grouped = residual.unflatten(0, (-1, group))
+            error = error + (contrast - 1) * (grouped - grouped.mean(dim=1, keepdim=True)).pow(2).flatten(0, 1)
         return (error if weights is None else error * weights).mean()

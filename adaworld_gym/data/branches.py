@@ -1,0 +1,89 @@
+"""Counterfactual branches for training: from one saved game state, what each move really does.
+
+A plain clip shows one action's outcome; nothing in it says which pixels that action, rather than the game,
+changed. Procgen saves and restores its state exactly, so this stream plays the games with a behaviour policy,
+and every `stride` steps saves each copy and steps every move of the subset once from the saved state. A
+training loss can then compare the outcomes of one state: where they differ is what the action decides.
+
+A branch group is a dict of torch tensors:
+    context   (memory, 3, H, W) uint8, the frames up to the saved state, oldest first
+    outcomes  (A, 3, H, W) uint8, the frame after each of the A actions of the subset, in subset order
+    game      () int64, index into the `games` list
+Groups where any branch ended its episode are left out (Procgen shows the next level's first frame there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from adaworld_gym.data.policies import make_policy
+from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.envs.procgen_games import split_levels
+
+
+class BranchStream(IterableDataset):
+    """Endless branch groups from live Procgen games, through a shuffle buffer of `shuffle_buffer` groups."""
+
+    def __init__(self, games: list[str], memory: int, *, actions: str = "moves", num_envs: int = 16,
+                 policy: str = "held", max_hold: int = 16, split: str = "train", stride: int = 4, seed: int = 0,
+                 shuffle_buffer: int = 256):
+        if memory < 1:
+            raise ValueError(f"a branch group needs at least one context frame, got memory={memory}")
+        if stride < 1:
+            raise ValueError(f"stride must be at least 1, got {stride}")
+        self.games, self.memory, self.actions, self.num_envs = list(games), memory, actions, num_envs
+        self.policy, self.max_hold, self.split, self.stride = policy, max_hold, split, stride
+        self.seed, self.shuffle_buffer = seed, shuffle_buffer
+        split_levels(split)  # validate now, not in a worker
+
+    def __iter__(self):
+        worker = get_worker_info()
+        seed = self.seed + 7919 * (worker.id if worker else 0)
+        if not self.shuffle_buffer:
+            yield from self._groups(seed)
+            return
+        rng, buffer = np.random.default_rng(seed), []
+        for group in self._groups(seed):
+            if len(buffer) < self.shuffle_buffer:
+                buffer.append(group)
+                continue
+            index = int(rng.integers(len(buffer)))
+            yield buffer[index]
+            buffer[index] = group
+
+    def _groups(self, seed: int):
+        start, num = split_levels(self.split)
+        batches = [ProcgenBatch(g, self.num_envs, start_level=start, num_levels=num, actions=self.actions,
+                                seed=seed + i) for i, g in enumerate(self.games)]
+        policies = [make_policy(self.policy, b.num_actions, self.num_envs, seed + i, max_hold=self.max_hold)
+                    for i, b in enumerate(batches)]
+        n, k = self.num_envs, self.memory
+        frames = [np.repeat(b.obs[:, None], k, axis=1) for b in batches]  # ring of the last k frames per copy
+        run = [np.ones(n, dtype=np.int64) for _ in batches]  # frames of the current episode seen so far
+        starts = [np.ones(n, dtype=bool) for _ in batches]
+        steps = 0
+        while True:
+            steps += 1
+            for g, batch in enumerate(batches):
+                step = batch.step(policies[g](batch.obs, starts[g]))
+                ended = step.terminated | step.truncated
+                frames[g] = np.roll(frames[g], -1, axis=1)
+                frames[g][:, -1] = step.obs
+                run[g] = np.where(ended, 1, run[g] + 1)
+                starts[g] = ended
+                if steps % self.stride:
+                    continue
+                saved = batch.get_state()
+                outcomes, alive = [], run[g] >= k
+                for action in range(batch.num_actions):
+                    branch = batch.step(np.full(n, action))
+                    alive &= ~(branch.terminated | branch.truncated)
+                    outcomes.append(branch.obs)
+                    batch.set_state(saved)
+                outcomes = np.stack(outcomes, axis=1)  # (n, A, H, W, 3)
+                for i in np.flatnonzero(alive):
+                    yield {"context": torch.from_numpy(np.ascontiguousarray(frames[g][i].transpose(0, 3, 1, 2))),
+                           "outcomes": torch.from_numpy(np.ascontiguousarray(outcomes[i].transpose(0, 3, 1, 2))),
+                           "game": torch.tensor(g, dtype=torch.int64)}
