@@ -194,6 +194,27 @@ def test_change_weights_favour_changed_cells_and_weight_the_diffusion_loss():
     assert torch.allclose(losses[0], losses[1]) and not torch.allclose(losses[0], losses[2])
 
 
+
+def test_grouped_loss_shares_noise_in_a_group_and_weights_what_the_condition_decides():
+    """Counterfactual branch groups: the members of a group get the same noise, so a group of identical samples
+    (same memory, condition and target) has no error that differs between members and `contrast` changes nothing; where the group's targets differ,
+    a contrast above 1 weighs the part of the error that differs between them more."""
+    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2))
+    memory = torch.randn(2, K, C, S, S).repeat_interleave(2, dim=0)  # 2 groups of 2 members
+    lengths, condition = torch.full((4,), K), torch.eye(2).repeat(2, 1)
+
+    def loss(target, contrast, condition=condition):
+        torch.manual_seed(0)
+        return denoiser(target, memory, lengths, condition, group=2, contrast=contrast)
+
+    same = torch.randn(2, C, S, S).repeat_interleave(2, dim=0)
+    one_condition = torch.ones(4, 2)
+    assert torch.allclose(loss(same, 1.0, one_condition), loss(same, 50.0, one_condition))
+    different = torch.randn(4, C, S, S)
+    assert loss(different, 50.0) > 2 * loss(different, 1.0)
+    with pytest.raises(ValueError, match="groups of 3"):
+        denoiser(different, memory, lengths, condition, group=3)
+
 def test_autoencoder_and_world_model_trainers(tmp_path):
     from adaworld_gym.data import CollectConfig, collect
     from adaworld_gym.training.train_ae import AeTrainConfig, train_ae
