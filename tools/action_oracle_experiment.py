@@ -24,7 +24,7 @@ from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
 from adaworld_gym.evaluation.controllability import (GAMES, controllability, pooled, real_branches, score_hold,
                                                      _rollout_moves)
-from adaworld_gym.models.change_weights import change_weights
+from adaworld_gym.models.change_weights import branch_weights, change_weights
 from adaworld_gym.models.conditions import NoCondition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
@@ -66,9 +66,9 @@ class BranchOracleTask(ActionOracleTask):
     saved state, with the part of the error that differs between a state's moves weighted `contrast` times."""
 
     def __init__(self, autoencoder: FrameAutoencoder, memory: int, subset: str, change_weight: float,
-                 contrast: float):
+                 contrast: float, branch_weight: float):
         super().__init__(autoencoder, memory, subset, change_weight)
-        self.contrast = contrast
+        self.contrast, self.branch_weight = contrast, branch_weight
 
     def losses(self, model: Denoiser, batch, step):
         context, outcomes, k = batch["context"], batch["outcomes"], self.memory
@@ -83,6 +83,8 @@ class BranchOracleTask(ActionOracleTask):
             last = frames_to_float(context[:, -1]).repeat_interleave(moves, dim=0)
             weights = change_weights(last, frames_to_float(outcomes.flatten(0, 1)), self.change_weight,
                                      targets.shape[-1])
+        if self.branch_weight:
+            weights = branch_weights(outcomes, self.branch_weight, targets.shape[-1])
         return {"loss": model(targets, memory, lengths, condition, weights, group=moves,
                               contrast=self.contrast)}, condition
 
@@ -132,6 +134,8 @@ parser.add_argument("--branches", action="store_true",
                     help="train on counterfactual branch groups (every move from each saved state) of --actions")
 parser.add_argument("--contrast", type=float, default=1.0,
                     help="with --branches: weight of the error that differs between a state's moves")
+parser.add_argument("--branch-weight", type=float, default=0.0,
+                    help="with --branches: grid cells where a state's move outcomes differ weigh 1 + this much")
 parser.add_argument("--lr", type=float, default=3e-4)
 parser.add_argument("--warmup-steps", type=int, default=300)
 parser.add_argument("--widths", default="32,64,128", help="the UNet's block widths, finest first")
@@ -147,7 +151,8 @@ model_config = preset(config.preset, **{**PIXEL_SPACE_DENOISER, **json.loads(arg
                       latent_size=autoencoder.config.latent_size, condition_dim=NUM_ACTIONS, widths=widths,
                       norm_groups=min(8, widths[0] // 2))
 if args.branches:
-    task = BranchOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight, args.contrast)
+    task = BranchOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight, args.contrast,
+                            args.branch_weight)
 else:
     task = ActionOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight)
 
@@ -172,6 +177,7 @@ world = WorldModel.from_pretrained(folder)
 result = {"steps": args.steps, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
           "denoiser": json.loads(args.denoiser), "denoising_steps": args.denoising_steps,
           "change_weight": args.change_weight, "branches": args.branches, "contrast": args.contrast,
+          "branch_weight": args.branch_weight,
           **score(world, games, args.states, SamplerConfig(num_steps=args.denoising_steps))}
 (args.out / "controllability.json").write_text(json.dumps(result, indent=1))
 print({h: f"{s['accuracy']:.1%} of {s['scored']}, min game {s['min_accuracy']:.0%}"

@@ -26,6 +26,7 @@ import torch
 
 from adaworld_gym.data.branches import BranchStream
 from adaworld_gym.evaluation.controllability import GAMES, score_hold
+from adaworld_gym.models.change_weights import branch_weights
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as autoencoder_preset
 from adaworld_gym.models.world_model import to_uint8
@@ -41,8 +42,12 @@ parser.add_argument("--batch-groups", type=int, default=8)
 parser.add_argument("--lr", type=float, default=1e-3)
 parser.add_argument("--fold", type=int, default=2, choices=(1, 2, 4))
 parser.add_argument("--widths", default="16,32,64,128")
+parser.add_argument("--layers-per-block", type=int, default=1)
 parser.add_argument("--contrast", type=float, default=30.0)
 parser.add_argument("--condition-channels", type=int, default=0)
+parser.add_argument("--branch-weight", type=float, default=0.0,
+                    help="grid cells where the real outcomes of a state's moves differ weigh 1 + this much (per "
+                         "state, mean 1)")
 parser.add_argument("--zero-noise", action="store_true", help="the network's noise input is zeros")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
@@ -57,7 +62,8 @@ n, moves = outcomes.shape[:2]
 autoencoder = FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * ({4: 2, 2: 1, 1: 0}[args.fold] + 1)))
 widths = tuple(int(w) for w in args.widths.split(","))
 config = preset("cpu", **{**PIXEL_SPACE_DENOISER, "sigma_max": SIGMA, "memory_noise_max": 0.0,
-                          "condition_dropout": 0.0, "condition_channels": args.condition_channels},
+                          "condition_dropout": 0.0, "condition_channels": args.condition_channels,
+                          "layers_per_block": args.layers_per_block},
                 latent_channels=autoencoder.config.latent_channels, latent_size=autoencoder.config.latent_size,
                 condition_dim=moves, widths=widths, norm_groups=min(8, widths[0] // 2))
 denoiser = Denoiser(config)
@@ -65,6 +71,7 @@ optimizer = torch.optim.AdamW(denoiser.parameters(), lr=args.lr)
 memory = autoencoder.encode(context)  # (G, K, C, h, w)
 change = autoencoder.encode(outcomes.flatten(0, 1)).unflatten(0, (n, moves)) - memory[:, None, -1]
 conditions = torch.eye(moves)
+cell_weights = branch_weights(outcomes, args.branch_weight, change.shape[-1])[::moves]  # (G, 1, h, w)
 full = torch.full((n * moves,), config.memory)
 
 
@@ -116,7 +123,9 @@ for step in range(args.steps + 1):
     b = len(index) * moves
     residual = (predict(index, noise_input(b)) - change[index].flatten(0, 1)) / 0.1  # in F units (c_out = 0.1)
     grouped = residual.unflatten(0, (-1, moves))
-    loss = residual.pow(2).mean() + (args.contrast - 1) * (grouped - grouped.mean(dim=1, keepdim=True)).pow(2).mean()
+    weights = cell_weights[index][:, None]  # (groups, 1, 1, h, w)
+    loss = (grouped.pow(2) * weights).mean() + \
+        (args.contrast - 1) * ((grouped - grouped.mean(dim=1, keepdim=True)).pow(2) * weights).mean()
     optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(denoiser.parameters(), 1.0)
