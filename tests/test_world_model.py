@@ -195,6 +195,19 @@ def test_change_weights_favour_changed_cells_and_weight_the_diffusion_loss():
 
 
 
+
+def test_branch_weights_favour_the_cells_where_the_moves_outcomes_differ():
+    from adaworld_gym.models.change_weights import branch_weights
+
+    outcomes = torch.zeros(2, 4, 3, 64, 64, dtype=torch.uint8)
+    outcomes[0, 3, 0, 10, 20] = 7  # state 0: only the last move changes one pixel; state 1: all moves alike
+    weights = branch_weights(outcomes, 100.0, size=16)
+    assert weights.shape == (8, 1, 16, 16)
+    assert torch.allclose(weights.mean(dim=(2, 3)), torch.ones(8, 1))
+    assert all(torch.equal(weights[m], weights[0]) for m in range(4))  # one map for every member of a group
+    assert weights[0, 0, 2, 5] == weights[0].max() and weights[0, 0, 2, 5] > 10 * weights[0, 0, 0, 0]
+    assert torch.allclose(weights[4:], torch.ones(4, 1, 16, 16))
+
 def test_grouped_loss_shares_noise_in_a_group_and_weights_what_the_condition_decides():
     """Counterfactual branch groups: the members of a group get the same noise, so a group of identical samples
     (same memory, condition and target) has no error that differs between members and `contrast` changes nothing; where the group's targets differ,
