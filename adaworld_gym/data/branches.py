@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
 
+from adaworld_gym.data.clips import LiveStream
 from adaworld_gym.data.policies import make_policy
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import split_levels
 
 
-class BranchStream(IterableDataset):
+class BranchStream(LiveStream):
     """Endless branch groups from live Procgen games, through a shuffle buffer of `shuffle_buffer` groups."""
 
     def __init__(self, games: list[str], memory: int, *, actions: str = "moves", num_envs: int = 16,
@@ -38,22 +38,7 @@ class BranchStream(IterableDataset):
         self.seed, self.shuffle_buffer = seed, shuffle_buffer
         split_levels(split)  # validate now, not in a worker
 
-    def __iter__(self):
-        worker = get_worker_info()
-        seed = self.seed + 7919 * (worker.id if worker else 0)
-        if not self.shuffle_buffer:
-            yield from self._groups(seed)
-            return
-        rng, buffer = np.random.default_rng(seed), []
-        for group in self._groups(seed):
-            if len(buffer) < self.shuffle_buffer:
-                buffer.append(group)
-                continue
-            index = int(rng.integers(len(buffer)))
-            yield buffer[index]
-            buffer[index] = group
-
-    def _groups(self, seed: int):
+    def _items(self, seed: int):
         start, num = split_levels(self.split)
         batches = [ProcgenBatch(g, self.num_envs, start_level=start, num_levels=num, actions=self.actions,
                                 seed=seed + i) for i, g in enumerate(self.games)]

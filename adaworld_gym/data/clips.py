@@ -123,7 +123,33 @@ class ClipDataset(Dataset):
             raise CorruptEpisodeError(path, err) from err
 
 
-class LiveClipStream(IterableDataset):
+class LiveStream(IterableDataset):
+    """An endless stream of training items played live from the games, through a shuffle buffer of
+    `self.shuffle_buffer` items (0: in order); each DataLoader worker plays with its own seed."""
+
+    seed: int
+    shuffle_buffer: int
+
+    def _items(self, seed: int):
+        raise NotImplementedError
+
+    def __iter__(self):
+        worker = get_worker_info()
+        seed = self.seed + 7919 * (worker.id if worker else 0)
+        if not self.shuffle_buffer:
+            yield from self._items(seed)
+            return
+        rng, buffer = np.random.default_rng(seed), []
+        for item in self._items(seed):
+            if len(buffer) < self.shuffle_buffer:
+                buffer.append(item)
+                continue
+            index = int(rng.integers(len(buffer)))
+            yield buffer[index]
+            buffer[index] = item
+
+
+class LiveClipStream(LiveStream):
     """Endless clips straight from running Procgen games: training with no dataset on disk at all.
 
     Each DataLoader worker runs its own `num_envs` copies of every game, with its own seed, under the behaviour
@@ -144,22 +170,7 @@ class LiveClipStream(IterableDataset):
         self.seed, self.shuffle_buffer = seed, shuffle_buffer
         split_levels(split)  # validate now, not in a worker
 
-    def __iter__(self):
-        worker = get_worker_info()
-        seed = self.seed + 7919 * (worker.id if worker else 0)
-        if not self.shuffle_buffer:
-            yield from self._clips(seed)
-            return
-        rng, buffer = np.random.default_rng(seed), []
-        for clip in self._clips(seed):
-            if len(buffer) < self.shuffle_buffer:
-                buffer.append(clip)
-                continue
-            index = int(rng.integers(len(buffer)))
-            yield buffer[index]
-            buffer[index] = clip
-
-    def _clips(self, seed: int):
+    def _items(self, seed: int):
         start, num = split_levels(self.split)
         batches = [ProcgenBatch(g, self.num_envs, distribution_mode=self.distribution_mode, start_level=start,
                                 num_levels=num, actions=self.actions, seed=seed + i) for i, g in enumerate(self.games)]
