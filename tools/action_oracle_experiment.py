@@ -6,6 +6,14 @@ shipped model (it needs action labels, which AdaWorld's pretraining does not hav
 
     python tools/action_oracle_experiment.py --out runs/oracle --steps 3000 --policy random \
         --games maze,heist,jumper,caveflyer,coinrun,bigfish,starpilot,chaser,climber,miner
+
+The recipe that first moved the agent (RESULTS.md: counterfactual branches, the loss weighted where the moves'
+outcomes differ, a one-pass regression at sigma 100):
+
+    python tools/action_oracle_experiment.py --out runs/oracle-branch-bw300 --steps 6000 --policy held --fold 2 \
+        --widths 16,32,64,128 --actions moves --lr 1e-3 --warmup-steps 100 --denoising-steps 1 --branches \
+        --contrast 30 --branch-weight 300 --denoiser '{"sigma_max": 100.0, "train_log_sigma_mean": 4.605,
+        "train_log_sigma_std": 0.01, "memory_noise_max": 0.0, "condition_dropout": 0.0, "condition_channels": 8}'
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -22,7 +31,8 @@ from torch.utils.data import DataLoader
 from adaworld_gym.data.branches import BranchStream
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
-from adaworld_gym.evaluation.controllability import (GAMES, controllability, pooled, real_branches, score_hold,
+from adaworld_gym.evaluation.controllability import (GAMES, contact_rows, controllability, pooled, real_branches,
+                                                     score_hold,
                                                      _rollout_moves)
 from adaworld_gym.models.change_weights import branch_weights, change_weights
 from adaworld_gym.models.conditions import NoCondition
@@ -34,6 +44,7 @@ from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.training.loop import config_record, train
 from adaworld_gym.training.train_wm import PIXEL_SPACE_DENOISER, WmTask, WmTrainConfig
+from adaworld_gym.video import contact_sheet
 
 NUM_ACTIONS = len(PROCGEN_ACTION_NAMES)
 
@@ -102,16 +113,21 @@ class BranchOracleTask(ActionOracleTask):
         return {"cf_acc": score.accuracy or 0.0, "sens": score.sensitivity or 0.0}
 
 
-def score(world: WorldModel, games: list[str], states: int, sampler: SamplerConfig) -> dict:
+def score(world: WorldModel, games: list[str], states: int, sampler: SamplerConfig, sheet: Path) -> dict:
+    """Controllability per game and pooled; `sheet`: a contact sheet of 2 states per game at H = 3 (columns: the
+    last real frame, the 4 real outcomes, the 4 imagined ones)."""
     moves = torch.tensor(ACTION_SUBSETS["moves"])
-    per_game = {}
+    per_game, rows = {}, []
     for game in games:
         branches = real_branches(game, states, memory=world.memory, hold=8, seed=0)
         n, hold = branches.context.shape[0], branches.outcomes.shape[2]
         rows = F.one_hot(moves, NUM_ACTIONS).float()  # (4, 15)
         imagined = _rollout_moves(world, branches, rows[None, :, None].expand(n, -1, hold, -1), sampler, 0)
         per_game[game] = controllability(branches, imagined)
+        rows.append(contact_rows(branches, imagined, hold=3, rows=2))
         print(game, {h: f"{s['accuracy']:.0%} ({s['scored']})" for h, s in per_game[game].items()}, flush=True)
+    frames = np.concatenate(rows).reshape(-1, *rows[0].shape[2:])
+    contact_sheet(frames, sheet, columns=9, max_frames=len(frames), scale=1)
     return {"per_game": per_game, "pooled": pooled(per_game)}
 
 
@@ -178,7 +194,8 @@ result = {"steps": args.steps, "actions": args.actions, "lr": args.lr, "fold": a
           "denoiser": json.loads(args.denoiser), "denoising_steps": args.denoising_steps,
           "change_weight": args.change_weight, "branches": args.branches, "contrast": args.contrast,
           "branch_weight": args.branch_weight,
-          **score(world, games, args.states, SamplerConfig(num_steps=args.denoising_steps))}
+          **score(world, games, args.states, SamplerConfig(num_steps=args.denoising_steps),
+                   args.out / "controllability.png")}
 (args.out / "controllability.json").write_text(json.dumps(result, indent=1))
 print({h: f"{s['accuracy']:.1%} of {s['scored']}, min game {s['min_accuracy']:.0%}"
        for h, s in result["pooled"].items()})
