@@ -228,17 +228,16 @@ def train_wm_command(
         out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, videos/, and model/."),
         autoencoder: Optional[Path] = typer.Option(None, help="Trained frame autoencoder folder (adaworld "
                                                    "train-ae); not with --pixel-space."),
-        pixel_space: bool = typer.Option(False, help="Diffuse in pixels (folded 4x4 onto a 16x16 grid, no "
-                                         "autoencoder) and predict the change from the last frame."),
+        pixel_space: bool = typer.Option(False, help="Diffuse in pixels (folded onto a grid, no autoencoder) and "
+                                         "predict the change from the last frame."),
+        pixel_fold: int = typer.Option(4, help="With --pixel-space: pixels per side of a grid cell, 4 (a 16x16 "
+                                       "grid), 2 (32x32) or 1."),
         condition: str = typer.Option("latent_action", help="latent_action (AdaWorld; the discrete baseline "
                                       "with a VQ latent action model), flow, or none (action-agnostic)."),
         latent_action_model: Optional[Path] = typer.Option(None, help="Latent action model; default: shipped."),
         preset: str = typer.Option("cpu", help="Denoiser size: tiny (tests), cpu, gpu."),
-        scale_shift: Optional[bool] = typer.Option(None, "--scale-shift/--no-scale-shift",
-                                                   help="The condition scales and shifts every block (FiLM); "
-                                                        "default: the preset's."),
-        condition_channels: Optional[int] = typer.Option(None, min=0, help="Input planes the condition is tiled "
-                                                         "over; default: the preset's."),
+        denoiser: str = typer.Option("{}", help="JSON of DenoiserConfig fields over the preset's, e.g. "
+                                     "'{\"widths\": [16, 32, 64, 128], \"scale_shift\": true}'."),
         hint: bool = typer.Option(False, help="Also give the denoiser the latent action model's own next frame "
                                   "(its decoder on the last frame and the latent action); latent_action only."),
         hint_noise: bool = typer.Option(False, help="Draw the hint from the noised last memory frame the "
@@ -247,9 +246,17 @@ def train_wm_command(
                                               "posterior, not its mean (Gaussian latent action models)."),
         change_weight: float = typer.Option(0.0, min=0.0, help="Extra loss weight of latent cells whose pixels "
                                             "changed since the last memory frame (0: the paper's plain loss)."),
+        branches: bool = typer.Option(False, help="Train on counterfactual branches of the live stream: every "
+                                      "action of --branch-actions played from each saved state."),
+        branch_actions: str = typer.Option("moves", help="With --branches: the action subset to branch on."),
+        contrast: float = typer.Option(1.0, min=0.0, help="With --branches: weight of the error that differs "
+                                       "between a state's outcomes."),
+        branch_weight: float = typer.Option(0.0, min=0.0, help="With --branches: extra loss weight of the cells "
+                                            "where a state's outcomes differ."),
         steps: int = typer.Option(6000, min=1, help="Optimizer steps in total (a resumed run continues)."),
         batch_size: int = typer.Option(32, min=1),
         lr: float = typer.Option(3e-4, min=0.0),
+        warmup_steps: int = typer.Option(300, min=0),
         games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
         dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
         num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
@@ -260,11 +267,19 @@ def train_wm_command(
     """Pretrain the diffusion world model on action-free video (resumes if OUT has a checkpoint)."""
     from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
 
-    config = WmTrainConfig(out=out, autoencoder=autoencoder, pixel_space=pixel_space, condition=condition,
-                           latent_action_model=latent_action_model, preset=preset, scale_shift=scale_shift,
-                           condition_channels=condition_channels, hint=hint, hint_noise=hint_noise,
-                           condition_sample=condition_sample, change_weight=change_weight, steps=steps,
-                           batch_size=batch_size, lr=lr, games=_parse_games(games), datasets=dataset or None,
+    try:
+        denoiser_options = json.loads(denoiser)
+    except json.JSONDecodeError as error:
+        raise typer.BadParameter(f"not JSON: {error}", param_hint="--denoiser") from None
+    if not isinstance(denoiser_options, dict):
+        raise typer.BadParameter("wants a JSON object of DenoiserConfig fields", param_hint="--denoiser")
+    config = WmTrainConfig(out=out, autoencoder=autoencoder, pixel_space=pixel_space, pixel_fold=pixel_fold,
+                           condition=condition, latent_action_model=latent_action_model, preset=preset,
+                           denoiser=denoiser_options, hint=hint, hint_noise=hint_noise,
+                           condition_sample=condition_sample, change_weight=change_weight, branches=branches,
+                           branch_actions=branch_actions, contrast=contrast, branch_weight=branch_weight,
+                           steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
+                           games=_parse_games(games), datasets=dataset or None,
                            num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every,
                            policy=policy)
     typer.echo(f"exported {train_wm(config)}")

@@ -28,13 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from adaworld_gym.data.branches import BranchStream
+from adaworld_gym.data.branches import branch_loader
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
 from adaworld_gym.evaluation.controllability import (GAMES, contact_rows, controllability, pooled, real_branches,
-                                                     score_hold,
                                                      _rollout_moves)
-from adaworld_gym.models.change_weights import branch_weights, change_weights
+from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.conditions import NoCondition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
@@ -43,7 +42,7 @@ from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
 from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.training.loop import config_record, train
-from adaworld_gym.training.train_wm import PIXEL_SPACE_DENOISER, WmTask, WmTrainConfig
+from adaworld_gym.training.train_wm import PIXEL_SPACE_DENOISER, BranchWmTask, WmTask, WmTrainConfig
 from adaworld_gym.video import contact_sheet
 
 NUM_ACTIONS = len(PROCGEN_ACTION_NAMES)
@@ -72,45 +71,16 @@ class ActionOracleTask(WmTask):
         return {}
 
 
-class BranchOracleTask(ActionOracleTask):
-    """ActionOracleTask on counterfactual branch groups (`data.branches`): every move of the subset from each
-    saved state, with the part of the error that differs between a state's moves weighted `contrast` times."""
+class BranchOracleTask(BranchWmTask):
+    """BranchWmTask (counterfactual branch groups) whose condition is each outcome's one-hot true action."""
 
-    def __init__(self, autoencoder: FrameAutoencoder, memory: int, subset: str, change_weight: float,
-                 contrast: float, branch_weight: float):
-        super().__init__(autoencoder, memory, subset, change_weight)
-        self.contrast, self.branch_weight = contrast, branch_weight
+    def __init__(self, autoencoder: FrameAutoencoder, memory: int, subset: str, contrast: float,
+                 branch_weight: float):
+        super().__init__(autoencoder, NoCondition(NUM_ACTIONS), memory, contrast, branch_weight)
+        self.combos = torch.tensor(ACTION_SUBSETS[subset])
 
-    def losses(self, model: Denoiser, batch, step):
-        context, outcomes, k = batch["context"], batch["outcomes"], self.memory
-        groups, moves = outcomes.shape[:2]
-        with torch.no_grad():
-            memory = self.autoencoder.to(context.device).encode(context).repeat_interleave(moves, dim=0)
-            targets = self.autoencoder.encode(outcomes.flatten(0, 1))
-        condition = F.one_hot(self.combos, NUM_ACTIONS).float().repeat(groups, 1).to(context.device)
-        lengths = torch.randint(1, k + 1, (groups,), device=context.device).repeat_interleave(moves)
-        weights = None
-        if self.change_weight:
-            last = frames_to_float(context[:, -1]).repeat_interleave(moves, dim=0)
-            weights = change_weights(last, frames_to_float(outcomes.flatten(0, 1)), self.change_weight,
-                                     targets.shape[-1])
-        if self.branch_weight:
-            weights = branch_weights(outcomes, self.branch_weight, targets.shape[-1])
-        return {"loss": model(targets, memory, lengths, condition, weights, group=moves,
-                              contrast=self.contrast)}, condition
-
-    def diagnostics(self, model, batch, condition) -> dict[str, float]:
-        """One-step counterfactual accuracy and sensitivity on 8 of the batch's train states (1 sampler step)."""
-        context, outcomes = batch["context"][:8], batch["outcomes"][:8]
-        groups, moves = outcomes.shape[:2]
-        world = self.world_model(model)
-        state = world.start(context.repeat_interleave(moves, dim=0))
-        generator = torch.Generator(context.device).manual_seed(0)
-        frame, _ = world.step(state, condition[:groups * moves], world.sampler(SamplerConfig(num_steps=1)),
-                              generator)
-        score = score_hold(frame.unflatten(0, (groups, moves)).cpu(), outcomes.cpu(),
-                           torch.ones(groups, dtype=torch.bool))
-        return {"cf_acc": score.accuracy or 0.0, "sens": score.sensitivity or 0.0}
+    def branch_conditions(self, context, outcomes):
+        return F.one_hot(self.combos, NUM_ACTIONS).float().repeat(outcomes.shape[0], 1).to(context.device)
 
 
 def score(world: WorldModel, games: list[str], states: int, sampler: SamplerConfig, sheet: Path) -> dict:
@@ -121,8 +91,8 @@ def score(world: WorldModel, games: list[str], states: int, sampler: SamplerConf
     for game in games:
         branches = real_branches(game, states, memory=world.memory, hold=8, seed=0)
         n, hold = branches.context.shape[0], branches.outcomes.shape[2]
-        rows = F.one_hot(moves, NUM_ACTIONS).float()  # (4, 15)
-        imagined = _rollout_moves(world, branches, rows[None, :, None].expand(n, -1, hold, -1), sampler, 0)
+        one_hots = F.one_hot(moves, NUM_ACTIONS).float()  # (4, 15)
+        imagined = _rollout_moves(world, branches, one_hots[None, :, None].expand(n, -1, hold, -1), sampler, 0)
         per_game[game] = controllability(branches, imagined)
         rows.append(contact_rows(branches, imagined, hold=3, rows=2))
         print(game, {h: f"{s['accuracy']:.0%} ({s['scored']})" for h, s in per_game[game].items()}, flush=True)
@@ -167,18 +137,15 @@ model_config = preset(config.preset, **{**PIXEL_SPACE_DENOISER, **json.loads(arg
                       latent_size=autoencoder.config.latent_size, condition_dim=NUM_ACTIONS, widths=widths,
                       norm_groups=min(8, widths[0] // 2))
 if args.branches:
-    task = BranchOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight, args.contrast,
-                            args.branch_weight)
+    task = BranchOracleTask(autoencoder, model_config.memory, args.actions, args.contrast, args.branch_weight)
 else:
     task = ActionOracleTask(autoencoder, model_config.memory, args.actions, args.change_weight)
 
 
 def loader_at(step: int) -> DataLoader:
     if args.branches:
-        stream = BranchStream(games, model_config.memory, actions=args.actions, policy=args.policy,
-                              seed=config.seed + step)
-        return DataLoader(stream, batch_size=config.batch_size // len(ACTION_SUBSETS[args.actions]),
-                          num_workers=config.num_workers)
+        return branch_loader(games, model_config.memory, args.actions, config.batch_size, config.num_workers,
+                             config.seed + step, args.policy)
     stream = LiveClipStream(games, clip_len=model_config.memory + 1, num_envs=16, policy=args.policy, split="train",
                             seed=config.seed + step, shuffle_buffer=1024, actions=args.actions)
     return DataLoader(stream, batch_size=config.batch_size, num_workers=config.num_workers)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
 from adaworld_gym.data.clips import LiveStream
 from adaworld_gym.data.policies import make_policy
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
-from adaworld_gym.envs.procgen_games import split_levels
+from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, split_levels
 
 
 class BranchStream(LiveStream):
@@ -72,3 +73,16 @@ class BranchStream(LiveStream):
                     yield {"context": torch.from_numpy(np.ascontiguousarray(frames[g][i].transpose(0, 3, 1, 2))),
                            "outcomes": torch.from_numpy(np.ascontiguousarray(outcomes[i].transpose(0, 3, 1, 2))),
                            "game": torch.tensor(g, dtype=torch.int64)}
+
+
+def branch_loader(games: list[str], memory: int, actions: str, batch_size: int, num_workers: int, seed: int,
+                  policy: str = "held") -> DataLoader:
+    """Batches of `batch_size` outcomes: `batch_size // A` branch groups of the A actions of `actions`."""
+    if actions not in ACTION_SUBSETS:
+        raise ValueError(f"unknown action subset {actions!r}; choose one of {sorted(ACTION_SUBSETS)}")
+    moves = len(ACTION_SUBSETS[actions])
+    if batch_size % moves:
+        raise ValueError(f"a batch of {batch_size} outcomes does not split into groups of the {moves} "
+                         f"{actions!r} actions")
+    stream = BranchStream(games, memory, actions=actions, policy=policy, seed=seed)
+    return DataLoader(stream, batch_size=batch_size // moves, num_workers=num_workers)

@@ -9,15 +9,17 @@ the target, and the denoiser learns to produce the target latent from the memory
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from adaworld_gym.models.change_weights import change_weights
+from adaworld_gym.data.branches import branch_loader
+from adaworld_gym.evaluation.controllability import score_hold
+from adaworld_gym.models.change_weights import branch_weights, change_weights
 from adaworld_gym.models.conditions import make_condition
-from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
+from adaworld_gym.models.diffusion.denoiser import Denoiser, DenoiserConfig, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
@@ -35,9 +37,9 @@ class WmTrainConfig(TrainerConfig):
     pixel_space: bool = False
     condition: str = "latent_action"  # latent_action (AdaWorld; the VQ baseline with a VQ model), flow, none
     latent_action_model: Path | None = None  # None: the shipped lam-cpu
-    # Denoiser options over the preset (None: the preset's); see DenoiserConfig.
-    scale_shift: bool | None = None
-    condition_channels: int | None = None
+    # DenoiserConfig fields over the preset's (and, with pixel_space, over PIXEL_SPACE_DENOISER's).
+    denoiser: dict[str, Any] = field(default_factory=dict)
+    pixel_fold: int = 4  # pixel_space: pixels per side of a grid cell (4: a 16x16 grid at 64x64; 2: 32x32; 1)
     hint: bool = False  # give the denoiser the latent action model's own next frame (latent_action only)
     hint_noise: bool = False  # draw that hint from the noised last memory frame (DenoiserConfig.hint_noise)
     # Condition on a draw from the latent action model's posterior instead of its mean (Gaussian latent action
@@ -48,6 +50,35 @@ class WmTrainConfig(TrainerConfig):
     # Latent cells whose pixels changed between the last memory frame and the target weigh 1 + this much in the
     # diffusion loss (0: the paper's plain loss); the world model's counterpart of the LAM's change weight.
     change_weight: float = 0.0
+    # Train on counterfactual branches of the live stream (`data.branches`): from saved states, every action of
+    # `branch_actions` played once, each outcome labelled by the condition, the group sharing its noise. Only the
+    # pretraining games' own action spaces are used (to branch), never their labels.
+    branches: bool = False
+    branch_actions: str = "moves"
+    # With branches: the part of the error that differs between a state's outcomes weighs `contrast` times, and
+    # the cells where the outcomes differ weigh 1 + `branch_weight` (RESULTS.md: Controllability).
+    contrast: float = 1.0
+    branch_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pixel_fold not in FOLD_HALVINGS:
+            raise ValueError(f"pixel_fold must be one of {sorted(FOLD_HALVINGS)}, got {self.pixel_fold}")
+        unknown = set(self.denoiser) - {f.name for f in fields(DenoiserConfig)}
+        if unknown:
+            raise ValueError(f"unknown denoiser option(s) {sorted(unknown)}; see DenoiserConfig")
+        derived = set(self.denoiser) & {"latent_channels", "latent_size", "condition_dim", "hint_resolution",
+                                        "hint_noise"}
+        if derived:
+            raise ValueError(f"{sorted(derived)} follow from the autoencoder, the condition and --hint / "
+                             "--hint-noise; do not set them in --denoiser")
+        if self.branches and self.datasets:
+            raise ValueError("--branches plays the live games to branch them; it takes no --datasets")
+        if not self.branches and (self.contrast != 1.0 or self.branch_weight):
+            raise ValueError("--contrast and --branch-weight weigh counterfactual branches: give --branches")
+        if self.branches and self.change_weight:
+            raise ValueError("with --branches, weigh the cells where the outcomes differ with --branch-weight, "
+                             "not --change-weight")
 
 
 class WmTask:
@@ -107,6 +138,64 @@ class WmTask:
         self.world_model(model).save_pretrained(folder, metadata)
 
 
+class BranchWmTask(WmTask):
+    """WmTask on counterfactual branch groups (`data.branches`): the batch is groups of one state's outcomes,
+    each labelled by the condition from the last context frame to that outcome, sharing the group's noise; the
+    error that differs between a state's outcomes weighs `contrast` times, the cells where they differ
+    1 + `branch_weight`."""
+
+    def __init__(self, autoencoder: FrameAutoencoder, condition, memory: int, contrast: float = 1.0,
+                 branch_weight: float = 0.0, condition_sample: bool = False):
+        super().__init__(autoencoder, condition, memory, 0.0, condition_sample)
+        self.contrast, self.branch_weight = contrast, branch_weight
+
+    def branch_conditions(self, context: torch.Tensor, outcomes: torch.Tensor) -> torch.Tensor:
+        """(G, K, 3, H, W), (G, A, 3, H, W) uint8 -> the (G * A, dim) conditions of every outcome."""
+        self.condition.to(context.device)
+        last = context[:, -1].repeat_interleave(outcomes.shape[1], dim=0)
+        return self.label(last, outcomes.flatten(0, 1)).to(context.device)
+
+    def losses(self, model: Denoiser, batch, step):
+        context, outcomes = batch["context"], batch["outcomes"]
+        groups, moves = outcomes.shape[:2]
+        with torch.no_grad():
+            memory = self.autoencoder.to(context.device).encode(context).repeat_interleave(moves, dim=0)
+            targets = self.autoencoder.encode(outcomes.flatten(0, 1))
+            condition = self.branch_conditions(context, outcomes)
+            weights = branch_weights(outcomes, self.branch_weight, targets.shape[-1]) if self.branch_weight else None
+        # One memory length per group: its outcomes differ only in the condition.
+        lengths = torch.randint(1, self.memory + 1, (groups,), device=context.device).repeat_interleave(moves)
+        hint = hint_function(self.autoencoder, self.condition, condition) if model.config.hint_resolution else None
+        return {"loss": model(targets, memory, lengths, condition, weights, hint, group=moves,
+                              contrast=self.contrast)}, condition
+
+    def diagnostics(self, model, batch, condition) -> dict[str, float]:
+        """One-step counterfactual accuracy and sensitivity (0-255 units) on 8 of the batch's train states."""
+        context, outcomes = batch["context"][:8], batch["outcomes"][:8]
+        groups, moves = outcomes.shape[:2]
+        world = self.world_model(model)
+        state = world.start(context.repeat_interleave(moves, dim=0))
+        generator = torch.Generator(context.device).manual_seed(0)
+        frame, _ = world.step(state, condition[:groups * moves], world.sampler(SamplerConfig(num_steps=1)),
+                              generator)
+        score = score_hold(frame.unflatten(0, (groups, moves)).cpu(), outcomes.cpu(),
+                           torch.ones(groups, dtype=torch.bool))
+        return {"cf_acc": score.accuracy or 0.0, "sens": score.sensitivity or 0.0}
+
+    def images(self, model, batch, condition) -> dict[str, torch.Tensor]:
+        """Rows of one train state each: its real outcomes, then the imagined ones (1 sampler step)."""
+        context, outcomes = batch["context"][:4], batch["outcomes"][:4]
+        groups, moves = outcomes.shape[:2]
+        world = self.world_model(model)
+        generator = torch.Generator(context.device).manual_seed(0)
+        frame, _ = world.step(world.start(context.repeat_interleave(moves, dim=0)), condition[:groups * moves],
+                              world.sampler(SamplerConfig(num_steps=1)), generator)
+        rows = torch.cat([outcomes, frame.unflatten(0, (groups, moves)).cpu()], dim=1)  # (G, 2A, 3, H, W)
+        return {"branches/real,imagined": image_grid(list(frames_to_float(rows)), count=2 * moves)}
+
+
+FOLD_HALVINGS = {4: 2, 2: 1, 1: 0}  # pixel_fold -> halvings of the fold autoencoder
+
 # The pixel-space denoiser diffuses the change from the last frame in [-1, 1] pixel units: its standard deviation
 # on the held-random Procgen stream is about 0.1 (sigma_data). The training noise is placed against it as the
 # latent model's is against its unit data (log-normal mean log(sigma_data) + 0.3, sigma_max 10 sigma_data): the
@@ -122,7 +211,8 @@ def frame_autoencoder(config: WmTrainConfig) -> FrameAutoencoder:
     if config.pixel_space:
         if config.autoencoder is not None:
             raise ValueError("pixel_space diffuses in pixels: give no --autoencoder with it")
-        return FrameAutoencoder(autoencoder_preset("fold")).eval()
+        halvings = FOLD_HALVINGS[config.pixel_fold]  # the fold's grid is resolution / 2**halvings
+        return FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * (halvings + 1))).eval()
     if config.autoencoder is None:
         raise ValueError("train-wm needs a trained frame autoencoder (adaworld train-ae) or --pixel-space")
     return FrameAutoencoder.from_pretrained(config.autoencoder)
@@ -134,19 +224,27 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
     lam = config.latent_action_model or pretrained_path("lam-cpu")
     condition = make_condition(config.condition, lam if config.condition == "latent_action" else None,
                                resolution=autoencoder.config.resolution)
-    asked = dict(latent_channels=autoencoder.config.latent_channels, latent_size=autoencoder.config.latent_size,
-                 condition_dim=condition.dim, scale_shift=config.scale_shift,
-                 condition_channels=config.condition_channels,
-                 hint_resolution=autoencoder.config.resolution if config.hint else 0, hint_noise=config.hint_noise)
     model_config = preset(config.preset, **{**(PIXEL_SPACE_DENOISER if config.pixel_space else {}),
-                                            **{k: v for k, v in asked.items() if v is not None}})
-    loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games, config.datasets,
-                                         config.num_workers, config.seed + step, config.policy)
+                                            "hint_noise": config.hint_noise, **config.denoiser},
+                          latent_channels=autoencoder.config.latent_channels,
+                          latent_size=autoencoder.config.latent_size, condition_dim=condition.dim,
+                          hint_resolution=autoencoder.config.resolution if config.hint else 0)
+    if config.branches:
+        loader_at = lambda step: branch_loader(config.games, model_config.memory, config.branch_actions,
+                                               config.batch_size, config.num_workers, config.seed + step,
+                                               config.policy)
+    else:
+        loader_at = lambda step: clip_loader(model_config.memory + 1, config.batch_size, config.games,
+                                             config.datasets, config.num_workers, config.seed + step, config.policy)
     if config.condition_sample and not (config.condition == "latent_action" and
                                         condition.model.config.quantizer == "gaussian"):
         raise ValueError("--condition-sample draws from a Gaussian latent action model's posterior; the "
                          f"{config.condition!r} condition has none")
-    task = WmTask(autoencoder, condition, model_config.memory, config.change_weight, config.condition_sample)
+    if config.branches:
+        task = BranchWmTask(autoencoder, condition, model_config.memory, config.contrast, config.branch_weight,
+                            config.condition_sample)
+    else:
+        task = WmTask(autoencoder, condition, model_config.memory, config.change_weight, config.condition_sample)
     denoiser = Denoiser(model_config).to(memory_format=torch.channels_last)
     return train(task, denoiser, loader_at, config, config_record(config, model=model_config),
                  progress)
