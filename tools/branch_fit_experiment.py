@@ -9,7 +9,8 @@ those as a deterministic one-pass predictor (noise level 100 sigma_data, so EDM'
 - cos: cosine between the predicted and the real deviations of each move from its group's mean (does the model
   move things the right way, pooled over pixels, so dominated by the states whose moves change most);
 - group_cos: the same cosine per group, averaged (every state counts alike);
-- acc_true_common: accuracy of the real group mean plus the predicted deviations (is the error in the common part).
+- acc_true_common: accuracy of the real group mean plus the predicted deviations (is the error in the common part);
+- per_game: right / scored of acc, per game.
 RESULTS.md (Controllability) has what it gave, e.g.
 
     python tools/branch_fit_experiment.py --steps 400 --zero-noise --condition-channels 8
@@ -58,6 +59,8 @@ stream = BranchStream(args.games.split(","), 6, num_envs=4, shuffle_buffer=0, se
 groups = list(itertools.islice(iter(stream), args.groups))
 context = torch.stack([g["context"] for g in groups])
 outcomes = torch.stack([g["outcomes"] for g in groups])  # (G, 4, 3, H, W)
+game_of = torch.stack([g["game"] for g in groups])
+game_names = args.games.split(",")
 n, moves = outcomes.shape[:2]
 autoencoder = FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * ({4: 2, 2: 1, 1: 0}[args.fold] + 1)))
 widths = tuple(int(w) for w in args.widths.split(","))
@@ -102,11 +105,14 @@ def evaluate() -> dict[str, float]:
     common = last + change.mean(dim=1, keepdim=True) + deviation
     with_true_common = to_uint8(autoencoder.decode(common.flatten(0, 1))).unflatten(0, (n, moves))
     model, real = score_hold(frames, outcomes, alive), score_hold(outcomes, outcomes, alive)
+    per_game = {name: score_hold(frames[game_of == i], outcomes[game_of == i], alive[game_of == i])
+                for i, name in enumerate(game_names) if (game_of == i).any()}
     return {"acc": model.accuracy, "sens": model.sensitivity, "real_sens": real.sensitivity,
             "cos": float((deviation * real_deviation).sum() / (deviation.norm() * real_deviation.norm() + 1e-12)),
             "group_cos": float(torch.nn.functional.cosine_similarity(deviation.flatten(1), real_deviation.flatten(1),
                                                                      dim=1, eps=1e-12).mean()),
-            "acc_true_common": score_hold(with_true_common, outcomes, alive).accuracy}
+            "acc_true_common": score_hold(with_true_common, outcomes, alive).accuracy,
+            "per_game": {name: f"{s.right}/{s.scored}" for name, s in per_game.items()}}
 
 
 started, log = time.time(), []
