@@ -31,23 +31,27 @@ def test_memory_mask_keeps_the_most_recent_frames():
     assert mask.sum(1).tolist() == [1, 3, 6] and mask[1, -3:].all()
 
 
-@pytest.mark.parametrize("injection", [{}, {"scale_shift": True}, {"scale_shift": True, "condition_channels": 4}],
-                         ids=["additive", "scale-shift", "scale-shift+planes"])
+@pytest.mark.parametrize("injection", [{}, {"scale_shift": True}, {"scale_shift": True, "condition_channels": 4},
+                                       {"scale_shift": True, "predict_change": True, "warp": True}],
+                         ids=["additive", "scale-shift", "scale-shift+planes", "warp"])
 def test_conditioning_changes_the_output_and_training_uses_it(injection):
     """A denoiser trained on 'the next latent is the last one shifted left or right, as the condition says'
-    must predict better with the right condition than with the wrong one, whichever way the condition enters."""
+    must predict better with the right condition than with the wrong one, whichever way the condition enters
+    (a warping denoiser's latent is a pixel fold, 3 channels a cell; its flow learns a shift of noise slowly)."""
     torch.manual_seed(0)
-    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2, latent_channels=2, latent_size=8, **injection))
+    channels, steps = (3, 300) if injection.get("warp") else (2, 150)
+    denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2, latent_channels=channels, latent_size=8,
+                                        **injection))
     optimizer = torch.optim.Adam(denoiser.parameters(), lr=2e-3)
 
     def batch(n, seed):
         g = torch.Generator().manual_seed(seed)
-        memory = torch.randn(n, K, 2, 8, 8, generator=g)
+        memory = torch.randn(n, K, channels, 8, 8, generator=g)
         direction = torch.randint(0, 2, (n,), generator=g)
         target = torch.stack([m[-1].roll(1 if d else -1, dims=-1) for m, d in zip(memory, direction)])
         return memory, target, torch.nn.functional.one_hot(direction, 2).float()
 
-    for step in range(150):
+    for step in range(steps):
         memory, target, cond = batch(32, step)
         loss = denoiser(target, memory, torch.full((32,), K), cond)
         optimizer.zero_grad()
@@ -61,6 +65,22 @@ def test_conditioning_changes_the_output_and_training_uses_it(injection):
     wrong = sampler.sample(memory, lengths, cond.flip(-1), torch.Generator().manual_seed(0))
     assert not torch.allclose(right, wrong)
     assert (right - target).pow(2).mean() < 0.5 * (wrong - target).pow(2).mean()
+
+
+def test_warp_moves_the_last_frame_by_its_flow_and_needs_a_pixel_fold():
+    denoiser = Denoiser(denoiser_preset("tiny", latent_channels=12, latent_size=8, predict_change=True, warp=True))
+    frame = torch.rand(2, 3, 16, 16) * 2 - 1
+    last = torch.nn.functional.pixel_unshuffle(frame, 2)  # the fold autoencoder's latent of a 16 x 16 frame
+    assert denoiser.warp_change(torch.zeros(2, 2, 8, 8), last).abs().max() < 1e-6
+    from_the_right = torch.zeros(2, 2, 8, 8)
+    from_the_right[:, 0] = 1.0  # every pixel takes the value one pixel to its right: the frame moves left
+    moved = torch.nn.functional.pixel_shuffle(last + denoiser.warp_change(from_the_right, last), 2)
+    assert torch.allclose(moved[..., :-1], frame[..., 1:], atol=1e-5)
+    assert torch.allclose(moved[..., -1], frame[..., -1], atol=1e-5)  # the border repeats
+    with pytest.raises(ValueError, match="needs predict_change"):
+        denoiser_preset("tiny", latent_channels=12, warp=True)
+    with pytest.raises(ValueError, match="pixel-fold latent"):
+        denoiser_preset("tiny", latent_channels=8, predict_change=True, warp=True)
 
 
 def test_memory_length_masks_older_frames_and_sampling_is_seeded():

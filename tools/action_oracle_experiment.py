@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 from adaworld_gym.data.branches import branch_loader
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
+from adaworld_gym.envs.world_model_env import resolve_device
 from adaworld_gym.evaluation.controllability import (GAMES, contact_rows, controllability, pooled, real_branches,
                                                      _rollout_moves)
 from adaworld_gym.models.change_weights import change_weights
@@ -125,11 +126,16 @@ parser.add_argument("--branch-weight", type=float, default=0.0,
 parser.add_argument("--lr", type=float, default=3e-4)
 parser.add_argument("--warmup-steps", type=int, default=300)
 parser.add_argument("--widths", default="32,64,128", help="the UNet's block widths, finest first")
+parser.add_argument("--batch-size", type=int, default=32, help="outcomes per batch (with --branches: 4 per group)")
+parser.add_argument("--num-workers", type=int, default=1)
+parser.add_argument("--time-limit", type=float, default=None, help="minutes; the schedule then decays over them")
+parser.add_argument("--device", default="cpu", help="where the trained model is scored (training: accelerate's)")
 args = parser.parse_args()
 games = args.games.split(",")
 config = WmTrainConfig(out=args.out, pixel_space=True, condition="none", steps=args.steps, policy=args.policy,
                        games=games, image_every=0, preset=args.preset, lr=args.lr,
-                       warmup_steps=args.warmup_steps)
+                       warmup_steps=args.warmup_steps, batch_size=args.batch_size, num_workers=args.num_workers,
+                       time_limit=args.time_limit)
 halvings = {4: 2, 2: 1, 1: 0}[args.fold]  # the fold autoencoder's grid is resolution / 2**halvings
 autoencoder = FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * (halvings + 1))).eval()
 widths = tuple(int(w) for w in args.widths.split(","))
@@ -156,8 +162,9 @@ denoiser = Denoiser(model_config).to(memory_format=torch.channels_last)
 started = time.time()
 folder = train(task, denoiser, loader_at, config, config_record(config, model=model_config))
 minutes = (time.time() - started) / 60
-world = WorldModel.from_pretrained(folder)
-result = {"steps": args.steps, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
+world = WorldModel.from_pretrained(folder, device=resolve_device(args.device))
+trained = json.loads((folder / "config.json").read_text())["metadata"]
+result = {"steps": trained["trained_steps"], "batch_size": args.batch_size, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
           "denoiser": json.loads(args.denoiser), "denoising_steps": args.denoising_steps,
           "change_weight": args.change_weight, "branches": args.branches, "contrast": args.contrast,
           "branch_weight": args.branch_weight,

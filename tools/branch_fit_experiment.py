@@ -49,6 +49,7 @@ parser.add_argument("--condition-channels", type=int, default=0)
 parser.add_argument("--branch-weight", type=float, default=0.0,
                     help="grid cells where the real outcomes of a state's moves differ weigh 1 + this much (per "
                          "state, mean 1)")
+parser.add_argument("--warp", action="store_true", help="DenoiserConfig.warp: a flow field warps the last frame")
 parser.add_argument("--zero-noise", action="store_true", help="the network's noise input is zeros")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
@@ -66,7 +67,7 @@ autoencoder = FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * ({4: 2,
 widths = tuple(int(w) for w in args.widths.split(","))
 config = preset("cpu", **{**PIXEL_SPACE_DENOISER, "sigma_max": SIGMA, "memory_noise_max": 0.0,
                           "condition_dropout": 0.0, "condition_channels": args.condition_channels,
-                          "layers_per_block": args.layers_per_block},
+                          "layers_per_block": args.layers_per_block, "warp": args.warp},
                 latent_channels=autoencoder.config.latent_channels, latent_size=autoencoder.config.latent_size,
                 condition_dim=moves, widths=widths, norm_groups=min(8, widths[0] // 2))
 denoiser = Denoiser(config)
@@ -79,12 +80,11 @@ full = torch.full((n * moves,), config.memory)
 
 
 def predict(index: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Raw network output for groups `index`, every move, with the preconditioned noise input `noise`."""
+    """The predicted change for groups `index`, every move, from unit noise `noise` at SIGMA."""
     b = len(index) * moves
-    _, _, c_out, c_noise = denoiser.preconditioning(torch.full((b,), SIGMA))
-    raw = denoiser.network(noise, c_noise, memory[index].repeat_interleave(moves, dim=0), full[:b],
-                           torch.zeros(b), conditions.repeat(len(index), 1), torch.zeros(b, dtype=torch.bool))
-    return c_out * raw
+    seen = memory[index].repeat_interleave(moves, dim=0)
+    return denoiser.denoise(noise * SIGMA, torch.full((b,), SIGMA), seen, full[:b], torch.zeros(b),
+                            conditions.repeat(len(index), 1), torch.zeros(b, dtype=torch.bool), last=seen[:, -1])
 
 
 def noise_input(b: int) -> torch.Tensor:

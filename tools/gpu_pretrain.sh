@@ -8,29 +8,14 @@
 # of phases A / B), R (run folder), PHASE_A=0 (skip phase A: phase B then uses the shipped latent action model and
 # autoencoder, and $LAMVQ, default $R/lam-vq/model, for the VQ model), GAMES (comma-separated games for phase B, default all 16: the
 # 12-game pretraining of the adaptation benchmark passes its 12), SPEED=0 (skip the rollout-speed benchmark), CONDS (the world models
-# of phase B, default "latent none flow vq"; "hint" is the latent-action model with --hint --hint-noise). On a bare GPU host without
-# the project's dependencies, bring them in .devsite/ (git-ignored) and the script unpacks them:
-#   .devsite/site.tar.xz  every wheel of ../shared/tools/device-wheels.sh unzipped into one folder, tar + xz -9
-#                         (42 MB: the zipped wheels plus the tree did not fit a 64 MiB transfer)
-#   .devsite/libs/        libGL.so.1, libGLX.so.0, libGLdispatch.so.0, libX11.so.6, libxcb.so.1, libXau.so.6,
-#                         libXdmcp.so.6, libbsd.so.0, libmd.so.0, libglib-2.0.so.0, libgthread-2.0.so.0,
-#                         libpcre2-8.so.0 (procgen's libenv.so needs them; only the ones the host lacks are used)
+# of phase B, default "latent none flow vq"; "hint" is the latent-action model with --hint --hint-noise). On a bare GPU host,
+# tools/gpu_site.sh brings the dependencies (.whl and .whl-procgen, or .devsite/).
 set -u
 TA=${TA:-3.75}; TB=${TB:-3}; W=${W:-3}; WA=${WA:-4}; OUTDIR=${OUT:-/tmp/devout}; R=${R:-runs/gpu}
 PHASE_A=${PHASE_A:-1}; SPEED=${SPEED:-1}; GAMES_OPT=${GAMES:+--games $GAMES}; CONDS=${CONDS:-latent none flow vq}
 mkdir -p "$OUTDIR" "$R"
-if [ -f .devsite/site.tar.xz ]; then
-  [ -d /tmp/site/procgen ] || { mkdir -p /tmp/site && tar -xJf .devsite/site.tar.xz -C /tmp/site; }
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-# procgen's libenv.so needs libGL and X11 client libraries that a bare GPU image may lack: bring the missing ones.
-if [ -d .devsite/libs ]; then
-  mkdir -p /tmp/gllibs
-  for f in .devsite/libs/*; do ldconfig -p | grep -q "$(basename $f) " || cp $f /tmp/gllibs/; done
-  export LD_LIBRARY_PATH=/tmp/gllibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-fi
+source tools/gpu_site.sh
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=20 OMP_NUM_THREADS=2
-PY=${PY:-python3}
 A="$PY -m adaworld_gym"
 date; nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv 2>/dev/null
 $PY -c "import torch, procgen, diffusers, gymnasium, stable_baselines3; print('torch', torch.__version__, 'cuda', torch.cuda.is_available()); from adaworld_gym.envs.procgen_batch import ProcgenBatch; print(ProcgenBatch('maze', 2).obs.shape)" || exit 3

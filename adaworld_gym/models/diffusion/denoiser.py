@@ -55,14 +55,27 @@ class DenoiserConfig:
     # Diffuse the change from the last memory latent instead of the next latent itself: what does not move is
     # a zero change, kept exactly, and the whole loss lies on what the action and the game changed.
     predict_change: bool = False
+    # With predict_change on a pixel fold (latent = f x f pixel blocks on the channels, f = sqrt(C / 3)): the
+    # network also outputs a flow field (2 channels per cell, in pixels), the last frame is warped by it at full
+    # resolution, and the diffused change is what the warp leaves unexplained. A camera that scrolls by a
+    # fraction of a pixel, or a sprite that moves, is a small flow rather than a speckle of pixel changes.
+    warp: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
+        if self.warp and not self.predict_change:
+            raise ValueError("warp moves the last frame's pixels: it needs predict_change")
+        if self.warp and self.fold_factor ** 2 * 3 != self.latent_channels:
+            raise ValueError(f"warp needs a pixel-fold latent (3 f^2 channels), got {self.latent_channels}")
         if self.hint_resolution % self.latent_size:
             raise ValueError(f"hint_resolution {self.hint_resolution} is not a multiple of latent_size "
                              f"{self.latent_size}")
         if self.hint_noise and not self.hint_resolution:
             raise ValueError("hint_noise needs a hint (hint_resolution > 0)")
+
+    @property
+    def fold_factor(self) -> int:
+        return round((self.latent_channels / 3) ** 0.5)
 
     @property
     def hint_channels(self) -> int:
@@ -93,7 +106,7 @@ class Denoiser(nn.Module):
         self.unet = UNet2DModel(
             sample_size=c.latent_size,
             in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels + c.hint_channels,
-            out_channels=c.latent_channels, block_out_channels=c.widths, layers_per_block=c.layers_per_block,
+            out_channels=c.latent_channels + 2 * c.warp, block_out_channels=c.widths, layers_per_block=c.layers_per_block,
             down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
             norm_num_groups=c.norm_groups, attention_head_dim=c.widths[-1] // 4, add_attention=True,
             class_embed_type="identity", resnet_time_scale_shift="scale_shift" if c.scale_shift else "default")
@@ -132,11 +145,36 @@ class Denoiser(nn.Module):
 
     def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
                 memory_noise: torch.Tensor, condition: torch.Tensor, dropped: torch.Tensor,
-                hint: torch.Tensor | None = None) -> torch.Tensor:
-        """EDM's D(x; sigma): the denoised next latent."""
+                hint: torch.Tensor | None = None, last: torch.Tensor | None = None) -> torch.Tensor:
+        """EDM's D(x; sigma): the denoised next latent (its change from `last`, the clean last memory latent,
+        when the config says `predict_change`; `warp` needs `last`)."""
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
         raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
-        return c_skip * noisy + c_out * raw
+        return c_skip * noisy + self.output(raw, c_out, last)
+
+    def output(self, raw: torch.Tensor, c_out: torch.Tensor, last: torch.Tensor | None) -> torch.Tensor:
+        """The network's part of D: c_out times its output, plus, with `warp`, the change its flow makes to
+        `last`."""
+        if not self.config.warp:
+            return c_out * raw
+        if last is None:
+            raise ValueError("a warping denoiser needs the clean last memory latent")
+        return c_out * raw[:, :-2] + self.warp_change(raw[:, -2:], last)
+
+    def warp_change(self, flow: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """Flow (B, 2, h, w) in pixels (x, y: where each pixel comes from, relative to itself), last latent
+        (B, C, h, w) of a pixel fold -> the change from `last` to `last` warped by the flow (bilinear, border)."""
+        f = self.config.fold_factor
+        frame = F.pixel_shuffle(last, f)
+        b, _, height, width = frame.shape
+        flow = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
+        ys = torch.linspace(-1 + 1 / height, 1 - 1 / height, height, device=flow.device, dtype=flow.dtype)
+        xs = torch.linspace(-1 + 1 / width, 1 - 1 / width, width, device=flow.device, dtype=flow.dtype)
+        grid = torch.stack([xs[None, :].expand(height, -1), ys[:, None].expand(-1, width)])  # (2, H, W): x, y
+        scale = torch.tensor([2 / width, 2 / height], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
+        warped = F.grid_sample(frame, (grid + flow * scale).permute(0, 2, 3, 1), mode="bilinear",
+                               padding_mode="border", align_corners=False)
+        return F.pixel_unshuffle(warped, f) - last
 
     def prepare_memory(self, memory: torch.Tensor, memory_lengths: torch.Tensor,
                        memory_noise: torch.Tensor, generator: torch.Generator | None = None,
@@ -208,6 +246,9 @@ class Denoiser(nn.Module):
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
         raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
         # EDM's weighted loss on D equals the plain MSE of F against this target.
+        if c.warp:  # the flow's change joins the target side: F answers for what the warp leaves
+            target = target - self.warp_change(raw[:, -2:], clean_last)
+            raw = raw[:, :-2]
         residual = raw - (target - c_skip * noisy) / c_out
         error = residual.pow(2)
         if group > 1 and contrast != 1.0:

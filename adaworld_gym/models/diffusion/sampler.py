@@ -63,7 +63,8 @@ class DiffusionSampler:
         for sigma, next_sigma in zip(sigmas[:-1], sigmas[1:]):
             inp = torch.cat([x, x]) if guided else x
             denoised = denoiser.denoise(inp, sigma.expand(inp.shape[0]).to(device), memory, memory_lengths,
-                                        memory_noise, condition, dropped, hint)
+                                        memory_noise, condition, dropped, hint,
+                                        torch.cat([last, last]) if guided else last)
             if guided:
                 conditioned, unconditioned = denoised.chunk(2)
                 denoised = unconditioned + config.guidance_scale * (conditioned - unconditioned)
