@@ -50,6 +50,12 @@ def test_score_hold_counts_right_moves_and_skips_moves_that_look_alike():
     assert swapped.right == 5 and swapped.scored == 10  # DOWN and UP where scored; LEFT and RIGHT never
     ended = score_hold(real, real, torch.tensor([True, False, False]))
     assert ended.scored == 4
+    six = torch.zeros(2, 6, 3, 8, 8, dtype=torch.uint8)  # branches of more actions than the 4 moves (--branch-actions)
+    for m in range(6):
+        six[:, m, :, m, m] = 200
+    both = torch.tensor([True, True])
+    assert score_hold(six, six, both).right == 12
+    assert (score_hold(six.flip(1), six, both).right, score_hold(six.flip(1), six, both).scored) == (0, 12)
 
 
 def test_pixel_space_world_model_moves_the_square_the_way_each_condition_says():

@@ -174,15 +174,16 @@ class HoldScore:
 
 
 def score_hold(imagined: torch.Tensor, real: torch.Tensor, alive: torch.Tensor) -> HoldScore:
-    """Counterfactual accuracy and action sensitivity at one horizon: imagined and real (N, 4, 3, H, W) uint8,
-    alive (N,) bool (every branch of the state still in its episode)."""
-    real_gap = _pixel_mse(real[:, :, None], real[:, None])  # (N, 4, 4)
-    off = ~torch.eye(len(MOVES), dtype=torch.bool)
-    distinct = torch.where(off, real_gap > 0, torch.ones_like(off)).all(dim=2) & alive[:, None]  # (N, 4)
+    """Counterfactual accuracy and action sensitivity at one horizon: imagined and real (N, A, 3, H, W) uint8 (A
+    actions from the same state: the 4 moves in the benchmark), alive (N,) bool (every branch of the state still
+    in its episode)."""
+    real_gap = _pixel_mse(real[:, :, None], real[:, None])  # (N, A, A)
+    off = ~torch.eye(real.shape[1], dtype=torch.bool)
+    distinct = torch.where(off, real_gap > 0, torch.ones_like(off)).all(dim=2) & alive[:, None]  # (N, A)
     error = _pixel_mse(imagined[:, :, None], real[:, None])  # (N, m imagined, m' real)
-    own = error.diagonal(dim1=1, dim2=2)  # (N, 4)
+    own = error.diagonal(dim1=1, dim2=2)  # (N, A)
     nearest = torch.where(off, own[:, :, None] < error, torch.ones_like(off)).all(dim=2)
-    pairwise = _pixel_mse(imagined[:, :, None], imagined[:, None])[:, off]  # (N, 12)
+    pairwise = _pixel_mse(imagined[:, :, None], imagined[:, None])[:, off]  # (N, A (A - 1))
     return HoldScore(int((nearest & distinct).sum()), int(distinct.sum()),
                      float(pairwise[alive].mean()) if alive.any() else None)
 
