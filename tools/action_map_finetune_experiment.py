@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from adaworld_gym.adaptation.adapt import adapt, finetune, load_few_shot
+import gymnasium as gym
+
+from adaworld_gym.adaptation.adapt import adapt_to_data, finetune, load_few_shot
 from adaworld_gym.envs.procgen_games import resolve_actions
 from adaworld_gym.evaluation.controllability import GAMES
 from adaworld_gym.models.world_model import WorldModel
@@ -32,12 +34,14 @@ parser.add_argument("--lr", type=float, default=1e-3, help="the action map's lea
 parser.add_argument("--batch-size", type=int, default=32)
 args = parser.parse_args()
 
+moves = resolve_actions("moves")
+world = WorldModel.from_pretrained(args.world_model)
+world.denoiser.requires_grad_(False)  # only the action map learns: one world model serves every game
 for game in args.games.split(","):
-    world = WorldModel.from_pretrained(args.world_model)
-    world.denoiser.requires_grad_(False)  # only the action map learns
-    simulator = adapt(world, args.dataset, game, "moves", finetune_steps=0, progress=False,
-                      reward_model_from=args.adapters / f"{game}-moves")
-    data = load_few_shot(args.dataset, game, len(resolve_actions("moves")))
+    data = load_few_shot(args.dataset, game, len(moves))
+    simulator = adapt_to_data(world, data, gym.spaces.Discrete(len(moves)), game, finetune_steps=0, progress=False,
+                              combos=moves, metadata={"dataset": str(args.dataset)},
+                              reward_model_from=args.adapters / f"{game}-moves")
     losses = finetune(world, simulator.action_map, data, args.steps, args.batch_size, args.lr / 10, progress=False)
     folder = simulator.save_pretrained(args.out / f"{game}-moves", {"action_map_finetune_steps": args.steps})
     print(game, f"loss {sum(losses[:20]) / 20:.2f} -> {sum(losses[-20:]) / 20:.2f}", folder, flush=True)

@@ -163,8 +163,7 @@ started = time.time()
 folder = train(task, denoiser, loader_at, config, config_record(config, model=model_config))
 minutes = (time.time() - started) / 60
 world = WorldModel.from_pretrained(folder, device=resolve_device(args.device))
-trained = json.loads((folder / "config.json").read_text())["metadata"]
-result = {"steps": trained["trained_steps"], "batch_size": args.batch_size, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
+result = {"steps": world.metadata["trained_steps"], "batch_size": args.batch_size, "actions": args.actions, "lr": args.lr, "fold": args.fold, "widths": widths, "policy": args.policy, "games": games, "train_minutes": round(minutes, 1),
           "denoiser": json.loads(args.denoiser), "denoising_steps": args.denoising_steps,
           "change_weight": args.change_weight, "branches": args.branches, "contrast": args.contrast,
           "branch_weight": args.branch_weight,

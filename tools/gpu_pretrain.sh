@@ -18,7 +18,6 @@ source tools/gpu_site.sh
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=20 OMP_NUM_THREADS=2
 A="$PY -m adaworld_gym"
 date; nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv 2>/dev/null
-$PY -c "import torch, procgen, diffusers, gymnasium, stable_baselines3; print('torch', torch.__version__, 'cuda', torch.cuda.is_available()); from adaworld_gym.envs.procgen_batch import ProcgenBatch; print(ProcgenBatch('maze', 2).obs.shape)" || exit 3
 ( while sleep 30; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null; uptime; done ) > "$R/gpu_usage.log" 2>&1 &
 MON=$!
 

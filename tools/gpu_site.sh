@@ -18,5 +18,6 @@ if [ -d .devsite/libs ]; then
   export LD_LIBRARY_PATH=/tmp/gllibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
 export PY=${PY:-python3}
-$PY -c "import torch, procgen, diffusers, gymnasium; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" \
-  || { echo "the project's dependencies do not import here: see tools/gpu_site.sh"; exit 3; }
+$PY -c "import torch, diffusers, gymnasium, stable_baselines3; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())
+from adaworld_gym.envs.procgen_batch import ProcgenBatch; print('procgen', ProcgenBatch('maze', 2).obs.shape)" \
+  || { echo "the project's dependencies do not import or procgen does not run here: see tools/gpu_site.sh"; exit 3; }

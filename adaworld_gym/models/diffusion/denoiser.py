@@ -106,7 +106,8 @@ class Denoiser(nn.Module):
         self.unet = UNet2DModel(
             sample_size=c.latent_size,
             in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels + c.hint_channels,
-            out_channels=c.latent_channels + 2 * c.warp, block_out_channels=c.widths, layers_per_block=c.layers_per_block,
+            out_channels=c.latent_channels + 2 * c.warp,  # with warp, 2 more: the flow (x, y)
+            block_out_channels=c.widths, layers_per_block=c.layers_per_block,
             down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
             norm_num_groups=c.norm_groups, attention_head_dim=c.widths[-1] // 4, add_attention=True,
             class_embed_type="identity", resnet_time_scale_shift="scale_shift" if c.scale_shift else "default")
