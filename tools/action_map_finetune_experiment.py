@@ -7,8 +7,9 @@ counterfactual accuracy (39.7% given each transition's true latent, 32.7% given 
     python tools/action_map_finetune_experiment.py --world-model runs/wm-branch-warp/model \
         --adapters runs/adapters-branch-warp --out runs/adapters-branch-warp-am --steps 200
 
-writes `<out>/<game>-moves` adapters (the reward models copied from --adapters); then score them with
-`python benchmarks/controllability.py --simulator NAME=WORLD_MODEL,OUT --clips 0 --denoising-steps 1`.
+writes `<out>/<game>-<subset>` adapters (the reward models copied from --adapters); then score them with
+`python benchmarks/controllability.py --simulator NAME=WORLD_MODEL,OUT --denoising-steps 1` (`--subsets moves,full`
+for the open loop too, which plays the 15 actions of the full adapters; `--clips 0` with moves alone).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from adaworld_gym.models.world_model import WorldModel
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--world-model", type=Path, required=True)
 parser.add_argument("--adapters", type=Path, required=True, help="adapters whose reward models are reused")
-parser.add_argument("--dataset", type=Path, default=Path("data/fewshot-moves"))
+parser.add_argument("--subsets", default="moves", help="comma-separated action subsets (moves, full); the "
+                    "few-shot data of each is data/fewshot-<subset>")
 parser.add_argument("--out", type=Path, required=True)
 parser.add_argument("--games", default=",".join(GAMES))
 parser.add_argument("--steps", type=int, default=200)
@@ -34,14 +36,16 @@ parser.add_argument("--lr", type=float, default=1e-3, help="the action map's lea
 parser.add_argument("--batch-size", type=int, default=32)
 args = parser.parse_args()
 
-moves = resolve_actions("moves")
 world = WorldModel.from_pretrained(args.world_model)
 world.denoiser.requires_grad_(False)  # only the action map learns: one world model serves every game
-for game in args.games.split(","):
-    data = load_few_shot(args.dataset, game, len(moves))
-    simulator = adapt_to_data(world, data, gym.spaces.Discrete(len(moves)), game, finetune_steps=0, progress=False,
-                              combos=moves, metadata={"dataset": str(args.dataset)},
-                              reward_model_from=args.adapters / f"{game}-moves")
-    losses = finetune(world, simulator.action_map, data, args.steps, args.batch_size, args.lr / 10, progress=False)
-    folder = simulator.save_pretrained(args.out / f"{game}-moves", {"action_map_finetune_steps": args.steps})
-    print(game, f"loss {sum(losses[:20]) / 20:.2f} -> {sum(losses[-20:]) / 20:.2f}", folder, flush=True)
+for subset in args.subsets.split(","):
+    combos, dataset = resolve_actions(subset), Path(f"data/fewshot-{subset}")
+    for game in args.games.split(","):
+        data = load_few_shot(dataset, game, len(combos))
+        simulator = adapt_to_data(world, data, gym.spaces.Discrete(len(combos)), game, finetune_steps=0,
+                                  progress=False, combos=combos, metadata={"dataset": str(dataset)},
+                                  reward_model_from=args.adapters / f"{game}-{subset}")
+        losses = finetune(world, simulator.action_map, data, args.steps, args.batch_size, args.lr / 10,
+                          progress=False)
+        folder = simulator.save_pretrained(args.out / f"{game}-{subset}", {"action_map_finetune_steps": args.steps})
+        print(game, subset, f"loss {sum(losses[:20]) / 20:.2f} -> {sum(losses[-20:]) / 20:.2f}", folder, flush=True)

@@ -151,16 +151,17 @@ class Denoiser(nn.Module):
         when the config says `predict_change`; `warp` needs `last`)."""
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
         raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
-        return c_skip * noisy + self.output(raw, c_out, last)
+        return self.output(raw, noisy, c_skip, c_out, last)
 
-    def output(self, raw: torch.Tensor, c_out: torch.Tensor, last: torch.Tensor | None) -> torch.Tensor:
-        """The network's part of D: c_out times its output, plus, with `warp`, the change its flow makes to
-        `last`."""
+    def output(self, raw: torch.Tensor, noisy: torch.Tensor, c_skip: torch.Tensor, c_out: torch.Tensor,
+               last: torch.Tensor | None) -> torch.Tensor:
+        """EDM's D from the network's raw output: c_skip x + c_out F, plus, with `warp`, the change its flow
+        makes to `last`."""
         if not self.config.warp:
-            return c_out * raw
+            return c_skip * noisy + c_out * raw
         if last is None:
             raise ValueError("a warping denoiser needs the clean last memory latent")
-        return c_out * raw[:, :-2] + self.warp_change(raw[:, -2:], last)
+        return c_skip * noisy + c_out * raw[:, :-2] + self.warp_change(raw[:, -2:], last)
 
     def warp_change(self, flow: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
         """Flow (B, 2, h, w) in pixels (x, y: where each pixel comes from, relative to itself), last latent
@@ -246,11 +247,8 @@ class Denoiser(nn.Module):
         noisy = target + sigma.view(-1, 1, 1, 1) * shared(torch.randn_like(target))
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
         raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
-        # EDM's weighted loss on D equals the plain MSE of F against this target.
-        if c.warp:  # the flow's change joins the target side: F answers for what the warp leaves
-            target = target - self.warp_change(raw[:, -2:], clean_last)
-            raw = raw[:, :-2]
-        residual = raw - (target - c_skip * noisy) / c_out
+        # EDM's loss weight 1 / c_out^2 makes this, without warp, the residual of F against its own target.
+        residual = (self.output(raw, noisy, c_skip, c_out, clean_last) - target) / c_out
         error = residual.pow(2)
         if group > 1 and contrast != 1.0:
             grouped = residual.unflatten(0, (-1, group))
