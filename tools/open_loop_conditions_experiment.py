@@ -1,7 +1,8 @@
 """Where the open loop loses its frames: one world model driven over the same test clips by three sources of
-conditions, next to repeating the last real frame (RESULTS.md: Controllability, issue 28):
+conditions, next to the benchmark's own open-loop rows (`evaluation.controllability.open_loop`: the simulator,
+shuffled actions, repeating the last real frame) (RESULTS.md: Controllability, issue 28):
 
-- `table`: the adapter's averaged latent of each played action (what the simulator ships);
+- `simulator`: the adapter's averaged latent of each played action (what the simulator ships);
 - `knn`: per state, the mean latent of the K few-shot transitions of the same action whose first frames are
   nearest (4x4-pooled pixels) to the current imagined frame, chosen afresh at every step;
 - `true`: the latent action model's latent of each real transition of the clip (an oracle: what a per-state
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from adaworld_gym.adaptation.adapt import few_shot_conditions, load_few_shot, transition_pairs
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.envs.procgen_games import resolve_actions
-from adaworld_gym.evaluation.controllability import GAMES
+from adaworld_gym.evaluation.controllability import GAMES, open_loop
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse
 from adaworld_gym.evaluation.wm_eval import test_clips
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
@@ -71,7 +72,7 @@ def nearest_rollout(context: torch.Tensor, actions: torch.Tensor, latents: torch
 
 combos = resolve_actions("full")
 games = args.games.split(",")
-pooled: dict[str, torch.Tensor] = {}
+pooled: dict[str, list[float]] = {}
 for game in games:
     simulator = AdaptedSimulator.from_pretrained(args.adapters / f"{game}-full", world, game=game, actions="full")
     data = load_few_shot(Path("data/fewshot-full"), game, len(combos))
@@ -81,18 +82,16 @@ for game in games:
     clips, actions = test_clips([game], args.clips, world.memory + args.steps, seed=args.seed)
     context, real = clips[:, :world.memory], clips[:, world.memory:]
     played = actions[:, world.memory - 1:world.memory - 1 + args.steps]
-    imagined = {
-        "table": world.rollout(context, simulator.conditions(played.flatten().numpy()).unflatten(0, played.shape),
-                               sampler, seed=args.seed).cpu(),
-        "knn": nearest_rollout(context, played, latents, data.actions[seen], shot_features),
-        "true": world.rollout(context, world.label(clips[:, world.memory - 1:]), sampler, seed=args.seed).cpu(),
-        "repeat last frame": context[:, -1:].expand(-1, args.steps, -1, -1, -1)}
-    line = []
-    for name, frames in imagined.items():
-        errors = mse(frames, real).mean(dim=0)
-        pooled[name] = pooled.get(name, 0) + errors / len(games)
-        line.append(f"{name} " + " / ".join(f"{psnr_of_mse(float(errors[h - 1])):.1f}" for h in horizons))
-    print(game, "PSNR at", horizons, ":", "; ".join(line), flush=True)
+    errors = {name: [row["mse"][str(h)] for h in horizons] for name, row in
+              open_loop(clips, actions, simulator, world.memory, tuple(horizons), args.seed, sampler).items()}
+    for name, frames in {"knn": nearest_rollout(context, played, latents, data.actions[seen], shot_features),
+                         "true": world.rollout(context, world.label(clips[:, world.memory - 1:]), sampler,
+                                               seed=args.seed).cpu()}.items():
+        per_step = mse(frames, real).mean(dim=0)
+        errors[name] = [float(per_step[h - 1]) for h in horizons]
+    for name, values in errors.items():
+        pooled[name] = [p + v / len(games) for p, v in zip(pooled.get(name, [0.0] * len(horizons)), values)]
+    print(game, "PSNR at", horizons, ":", "; ".join(
+        f"{name} " + " / ".join(f"{psnr_of_mse(v):.1f}" for v in values) for name, values in errors.items()), flush=True)
 print("mean over games, PSNR at", horizons, ":", "; ".join(
-    f"{name} " + " / ".join(f"{psnr_of_mse(float(errors[h - 1])):.2f}" for h in horizons)
-    for name, errors in pooled.items()))
+    f"{name} " + " / ".join(f"{psnr_of_mse(v):.2f}" for v in values) for name, values in pooled.items()))
