@@ -253,6 +253,8 @@ def train_wm_command(
                                        "between a state's outcomes."),
         branch_weight: float = typer.Option(0.0, min=0.0, help="With --branches: extra loss weight of the cells "
                                             "where a state's outcomes differ."),
+        unroll: int = typer.Option(0, min=0, help="With --branches: up to this many of the last context frames "
+                                   "are the model's own predictions (it learns to continue its own rollout)."),
         steps: int = typer.Option(6000, min=1, help="Optimizer steps in total (a resumed run continues)."),
         batch_size: int = typer.Option(32, min=1),
         lr: float = typer.Option(3e-4, min=0.0),
@@ -278,7 +280,7 @@ def train_wm_command(
                            denoiser=denoiser_options, hint=hint, hint_noise=hint_noise,
                            condition_sample=condition_sample, change_weight=change_weight, branches=branches,
                            branch_actions=branch_actions, contrast=contrast, branch_weight=branch_weight,
-                           steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
+                           unroll=unroll, steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
                            games=_parse_games(games), datasets=dataset or None,
                            num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every,
                            policy=policy)

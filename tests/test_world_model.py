@@ -282,14 +282,14 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
                  progress=False)
 
 
-def test_world_model_trains_on_counterfactual_branches_labelled_by_the_latent_action_model(tmp_path):
+def test_world_model_trains_on_counterfactual_branches_from_its_own_unrolled_memory(tmp_path):
     from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
 
     LatentActionModel(lam_preset("tiny")).save_pretrained(tmp_path / "lam")
     config = WmTrainConfig(out=tmp_path / "wm", pixel_space=True, pixel_fold=2, latent_action_model=tmp_path / "lam",
                            preset="tiny", denoiser={"sigma_max": 100.0, "condition_dropout": 0.0}, branches=True,
-                           contrast=30.0, branch_weight=300.0, steps=2, batch_size=8, games=["maze", "chaser"],
-                           num_workers=0, image_every=1, log_every=1)
+                           contrast=30.0, branch_weight=300.0, unroll=2, steps=2, batch_size=8,
+                           games=["maze", "chaser"], num_workers=0, image_every=1, log_every=1)
     world = WorldModel.from_pretrained(train_wm(config, progress=False))
     assert world.metadata["trained_steps"] == 2
     assert world.denoiser.config.latent_size == 32 and world.denoiser.config.sigma_max == 100.0
@@ -297,6 +297,8 @@ def test_world_model_trains_on_counterfactual_branches_labelled_by_the_latent_ac
         WmTrainConfig(out=tmp_path / "bad", pixel_space=True, branches=True, datasets=[tmp_path])
     with pytest.raises(ValueError, match="give --branches"):
         WmTrainConfig(out=tmp_path / "bad", pixel_space=True, branch_weight=300.0)
+    with pytest.raises(ValueError, match="give --branches"):
+        WmTrainConfig(out=tmp_path / "bad", pixel_space=True, unroll=2)
     with pytest.raises(ValueError, match="unknown denoiser option"):
         WmTrainConfig(out=tmp_path / "bad", pixel_space=True, denoiser={"sigma_maximum": 100.0})
     with pytest.raises(ValueError, match="does not split into groups"):

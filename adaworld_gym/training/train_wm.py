@@ -59,6 +59,9 @@ class WmTrainConfig(TrainerConfig):
     # the cells where the outcomes differ weigh 1 + `branch_weight` (RESULTS.md: Controllability).
     contrast: float = 1.0
     branch_weight: float = 0.0
+    # With branches: the last d context frames (d uniform in 0..unroll per batch) are the model's own one-pass
+    # predictions from the frames before them, so it learns to continue from the memory it makes in a rollout.
+    unroll: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -74,8 +77,11 @@ class WmTrainConfig(TrainerConfig):
                              "--hint-noise; do not set them in --denoiser")
         if self.branches and self.datasets:
             raise ValueError("--branches plays the live games to branch them; it takes no --datasets")
-        if not self.branches and (self.contrast != 1.0 or self.branch_weight):
-            raise ValueError("--contrast and --branch-weight weigh counterfactual branches: give --branches")
+        if not self.branches and (self.contrast != 1.0 or self.branch_weight or self.unroll):
+            raise ValueError("--contrast, --branch-weight and --unroll act on counterfactual branches: give "
+                             "--branches")
+        if self.unroll < 0:
+            raise ValueError(f"unroll must be at least 0, got {self.unroll}")
         if self.branches and self.change_weight:
             raise ValueError("with --branches, weigh the cells where the outcomes differ with --branch-weight, "
                              "not --change-weight")
@@ -145,9 +151,22 @@ class BranchWmTask(WmTask):
     1 + `branch_weight`."""
 
     def __init__(self, autoencoder: FrameAutoencoder, condition, memory: int, contrast: float = 1.0,
-                 branch_weight: float = 0.0, condition_sample: bool = False):
+                 branch_weight: float = 0.0, condition_sample: bool = False, unroll: int = 0):
         super().__init__(autoencoder, condition, memory, 0.0, condition_sample)
-        self.contrast, self.branch_weight = contrast, branch_weight
+        self.contrast, self.branch_weight, self.unroll = contrast, branch_weight, unroll
+
+    def imagined_context(self, model: Denoiser, context: torch.Tensor, step: int) -> torch.Tensor:
+        """(G, K + unroll, 3, H, W) real frames -> (G, K, 3, H, W) whose last d (drawn in 0..unroll) are the
+        model's own, each predicted in one sampler pass from the frames before it and the condition of the real
+        transition it stands for: the memory a rollout has d steps after its last real frame."""
+        depth = int(torch.randint(0, self.unroll + 1, ()))
+        if depth == 0:
+            return context[:, -self.memory:]
+        world = self.world_model(model)
+        real = context[:, -self.memory - depth:]
+        conditions = world.label(real[:, -depth - 1:])
+        imagined = world.rollout(real[:, :-depth], conditions, SamplerConfig(num_steps=1), seed=step)
+        return torch.cat([real[:, depth:self.memory], imagined], dim=1)
 
     def branch_conditions(self, context: torch.Tensor, outcomes: torch.Tensor) -> torch.Tensor:
         """(G, K, 3, H, W), (G, A, 3, H, W) uint8 -> the (G * A, dim) conditions of every outcome."""
@@ -159,9 +178,11 @@ class BranchWmTask(WmTask):
         context, outcomes = batch["context"], batch["outcomes"]
         groups, moves = outcomes.shape[:2]
         with torch.no_grad():
+            condition = self.branch_conditions(context, outcomes)  # labelled from the real last frame
+            if self.unroll:
+                context = self.imagined_context(model, context, step)
             memory = self.autoencoder.to(context.device).encode(context).repeat_interleave(moves, dim=0)
             targets = self.autoencoder.encode(outcomes.flatten(0, 1))
-            condition = self.branch_conditions(context, outcomes)
             weights = branch_weights(outcomes, self.branch_weight, targets.shape[-1]) if self.branch_weight else None
         # One memory length per group: its outcomes differ only in the condition.
         lengths = torch.randint(1, self.memory + 1, (groups,), device=context.device).repeat_interleave(moves)
@@ -171,7 +192,7 @@ class BranchWmTask(WmTask):
 
     def diagnostics(self, model, batch, condition) -> dict[str, float]:
         """One-step counterfactual accuracy and sensitivity (0-255 units) on 8 of the batch's train states."""
-        context, outcomes = batch["context"][:8], batch["outcomes"][:8]
+        context, outcomes = batch["context"][:8, -self.memory:], batch["outcomes"][:8]
         groups, moves = outcomes.shape[:2]
         world = self.world_model(model)
         state = world.start(context.repeat_interleave(moves, dim=0))
@@ -184,7 +205,7 @@ class BranchWmTask(WmTask):
 
     def images(self, model, batch, condition) -> dict[str, torch.Tensor]:
         """Rows of one train state each: its real outcomes, then the imagined ones (1 sampler step)."""
-        context, outcomes = batch["context"][:4], batch["outcomes"][:4]
+        context, outcomes = batch["context"][:4, -self.memory:], batch["outcomes"][:4]
         groups, moves = outcomes.shape[:2]
         world = self.world_model(model)
         generator = torch.Generator(context.device).manual_seed(0)
@@ -230,7 +251,8 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
                           latent_size=autoencoder.config.latent_size, condition_dim=condition.dim,
                           hint_resolution=autoencoder.config.resolution if config.hint else 0)
     if config.branches:
-        loader_at = lambda step: branch_loader(config.games, model_config.memory, config.branch_actions,
+        loader_at = lambda step: branch_loader(config.games, model_config.memory + config.unroll,
+                                               config.branch_actions,
                                                config.batch_size, config.num_workers, config.seed + step,
                                                config.policy)
     else:
@@ -242,7 +264,7 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
                          f"{config.condition!r} condition has none")
     if config.branches:
         task = BranchWmTask(autoencoder, condition, model_config.memory, config.contrast, config.branch_weight,
-                            config.condition_sample)
+                            config.condition_sample, config.unroll)
     else:
         task = WmTask(autoencoder, condition, model_config.memory, config.change_weight, config.condition_sample)
     denoiser = Denoiser(model_config).to(memory_format=torch.channels_last)
