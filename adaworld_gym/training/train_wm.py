@@ -176,9 +176,16 @@ class BranchWmTask(WmTask):
 
     def losses(self, model: Denoiser, batch, step):
         context, outcomes = batch["context"], batch["outcomes"]
-        groups, moves = outcomes.shape[:2]
         with torch.no_grad():
             condition = self.branch_conditions(context, outcomes)  # labelled from the real last frame
+        return self.branch_loss(model, context, outcomes, condition, step), condition
+
+    def branch_loss(self, model: Denoiser, context: torch.Tensor, outcomes: torch.Tensor, condition: torch.Tensor,
+                    step: int) -> dict[str, torch.Tensor]:
+        """The loss of groups of (G, K + unroll, 3, H, W) context frames -> (G, A, 3, H, W) outcomes under their
+        (G * A, dim) conditions."""
+        groups, moves = outcomes.shape[:2]
+        with torch.no_grad():
             if self.unroll:
                 context = self.imagined_context(model, context, step)
             memory = self.autoencoder.to(context.device).encode(context).repeat_interleave(moves, dim=0)
@@ -188,7 +195,7 @@ class BranchWmTask(WmTask):
         lengths = torch.randint(1, self.memory + 1, (groups,), device=context.device).repeat_interleave(moves)
         hint = hint_function(self.autoencoder, self.condition, condition) if model.config.hint_resolution else None
         return {"loss": model(targets, memory, lengths, condition, weights, hint, group=moves,
-                              contrast=self.contrast)}, condition
+                              contrast=self.contrast)}
 
     def diagnostics(self, model, batch, condition) -> dict[str, float]:
         """One-step counterfactual accuracy and sensitivity (0-255 units) on 8 of the batch's train states."""
