@@ -373,8 +373,8 @@ def adapt_command(
     from a few-shot dataset, or any Gymnasium pixel environment (--env)."""
     from adaworld_gym.adaptation.adapt import adapt
     from adaworld_gym.adaptation.env_adapt import adapt_env
-    from adaworld_gym.envs.world_model_env import resolve_device
     from adaworld_gym.models.world_model import WorldModel
+    from adaworld_gym.simulator.loading import resolve_device
     from adaworld_gym.weights import pretrained_path
 
     if (env is None) == (game is None or dataset is None):
