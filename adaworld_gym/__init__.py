@@ -1,11 +1,10 @@
 """adaworld-gym: AdaWorld latent-action world models served as Gymnasium environments.
 
-Importing the package registers `ProcgenReal-v0`, `AdaWorld-Procgen-v0` and `AdaWorld-v0`.
+Importing the package registers `ProcgenReal-v0` (`envs`), `AdaWorld-Procgen-v0` and `AdaWorld-v0` (`simulator`).
 """
 
-__version__ = "0.1.0"
-
-from adaworld_gym import envs  # noqa: E402,F401  (registers the environments)
+from adaworld_gym import envs, simulator  # noqa: F401  (registers the environments)
+from adaworld_gym.version import __version__  # noqa: F401  (re-exported: adaworld_gym.__version__)
 
 
 def make_learned(checkpoint, **kwargs):

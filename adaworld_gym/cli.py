@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -100,9 +101,14 @@ def collect_command(
 ) -> None:
     """Collect episodes (frames, actions, rewards, ends, game, level) into a dataset folder."""
     names = _parse_games(games, source)
+    agent = None
+    if agent_path is not None:
+        from adaworld_gym.agents.sb3_policy import SB3Policy  # stable-baselines3 loads only when an agent is given
+
+        agent = partial(SB3Policy, agent_path)
     config = CollectConfig(out=out, games=names, source=source, frames_per_game=frames_per_game,
                            per_action=per_action, num_envs=num_envs, policy=policy, max_hold=max_hold,
-                           agent_path=agent_path, split=None if split == "custom" else split, start_level=start_level,
+                           agent=agent, split=None if split == "custom" else split, start_level=start_level,
                            num_levels=num_levels, distribution_mode=distribution_mode, actions=actions, seed=seed)
     store = collect(config)
     typer.echo(f"{store.root}: {len(store.episode_paths())} episodes, {store.num_steps()} steps")
@@ -373,8 +379,8 @@ def adapt_command(
     from a few-shot dataset, or any Gymnasium pixel environment (--env)."""
     from adaworld_gym.adaptation.adapt import adapt
     from adaworld_gym.adaptation.env_adapt import adapt_env
-    from adaworld_gym.envs.world_model_env import resolve_device
     from adaworld_gym.models.world_model import WorldModel
+    from adaworld_gym.simulator.loading import resolve_device
     from adaworld_gym.weights import pretrained_path
 
     if (env is None) == (game is None or dataset is None):

@@ -17,7 +17,7 @@ from adaworld_gym.adaptation.simulator import adapter_metadata
 from adaworld_gym.data.sources import resized
 from adaworld_gym.envs.procgen_games import resolve_actions
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
-from adaworld_gym.envs.world_model_env import AdaWorldEnv, AdaWorldProcgenEnv
+from adaworld_gym.simulator.env import AdaWorldEnv, AdaWorldProcgenEnv
 
 SIDES = ("real", "sim")
 

@@ -33,7 +33,7 @@ PLAN_PARTS = [
 ]
 PPO_PARTS = [
     ("rollout collection (collect_rollouts)", 0, "on_policy_algorithm.py", "collect_rollouts"),
-    ("simulator step (AdaWorldProcgenVectorEnv.step)", 1, "envs/world_model_env.py", "step"),
+    ("simulator step (AdaWorldProcgenVectorEnv.step)", 1, "simulator/vector.py", "step"),
     ("UNet denoiser (Denoiser.denoise)", 2, "diffusion/denoiser.py", "denoise"),
     ("frame decoder (FrameAutoencoder.decode)", 2, "models/frame_autoencoder.py", "decode"),
     ("reward / end model (RewardModel.predict)", 2, "adaptation/reward_model.py", "predict"),
@@ -60,7 +60,7 @@ def profile(fn: Callable[[], None], parts: list[tuple[str, int, str, str]]) -> d
 def planning_episode(game: str, cem, seed: int) -> Callable[[], None]:
     from adaworld_gym.agents.planner import WorldModelPlanner, run_episode
     from adaworld_gym.envs import ProcgenRealEnv
-    from adaworld_gym.envs.world_model_env import load_simulator
+    from adaworld_gym.simulator.loading import load_simulator
 
     simulator = load_simulator(game, "moves", device="cpu")
     env = ProcgenRealEnv(game, actions="moves", start_level=0, num_levels=1)
@@ -75,7 +75,7 @@ def ppo_iteration(game: str, num_envs: int, n_steps: int, seed: int) -> Callable
 
     from adaworld_gym.agents.sb3_vec import SameStepVecEnv
     from adaworld_gym.agents.train_agent import AgentConfig
-    from adaworld_gym.envs.world_model_env import AdaWorldProcgenVectorEnv
+    from adaworld_gym.simulator.vector import AdaWorldProcgenVectorEnv
 
     c = AgentConfig(game=game, out=Path("."), num_envs=num_envs, n_steps=n_steps, seed=seed)
     env = SameStepVecEnv(AdaWorldProcgenVectorEnv(num_envs, game, device="cpu"))

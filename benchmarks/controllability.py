@@ -25,18 +25,18 @@ import numpy as np
 import torch
 
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
-from adaworld_gym.envs.world_model_env import resolve_device
-from adaworld_gym.evaluation.metrics import psnr_of_mse
 from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, MOVES, OPEN_LOOP_HORIZONS, contact_rows,
                                                      controllability, lam_decoder_predictor, open_loop, pooled,
                                                      real_branches, real_predictor, simulator_predictor,
                                                      world_model_predictor)
+from adaworld_gym.evaluation.metrics import psnr_of_mse
 from adaworld_gym.evaluation.wm_eval import test_clips
 from adaworld_gym.io import write_report
 from adaworld_gym.models.conditions import LatentActionCondition
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.latent_action import LatentActionModel
 from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.simulator.loading import resolve_device
 from adaworld_gym.video import contact_sheet
 from adaworld_gym.weights import WEIGHTS_DIR, pretrained_path
 

@@ -1,5 +1,7 @@
 """Episode datasets: collection round trip, resume, few-shot quotas, other sources, clip loaders, bad files."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -116,6 +118,7 @@ def test_atari_source_resizes_and_keeps_terminal_frames(tmp_path):
 def test_sb3_policy_drives_collection(tmp_path):
     from stable_baselines3 import PPO
 
+    from adaworld_gym.agents.sb3_policy import SB3Policy
     from adaworld_gym.agents.train_agent import AgentConfig, load_agent, save_agent
     from adaworld_gym.envs import ProcgenRealEnv
 
@@ -127,16 +130,17 @@ def test_sb3_policy_drives_collection(tmp_path):
     for name, tensor in model.policy.state_dict().items():  # shared CNN restored under all its names
         assert torch.equal(policy.state_dict()[name], tensor), name
     assert np.array_equal(policy.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
-    store = collect(CollectConfig(out=tmp_path / "d", games=["coinrun"], actions="moves", policy="sb3",
-                                  agent_path=tmp_path / "agent", frames_per_game=50, num_envs=2), progress=False)
+    agent = partial(SB3Policy, tmp_path / "agent")
+    store = collect(CollectConfig(out=tmp_path / "d", games=["coinrun"], actions="moves", policy="sb3", agent=agent,
+                                  frames_per_game=50, num_envs=2), progress=False)
     assert store.num_steps() >= 50
     with pytest.raises(ValueError, match="the policy has 4 actions"):
-        collect(CollectConfig(out=tmp_path / "e", games=["coinrun"], policy="sb3",
-                              agent_path=tmp_path / "agent", frames_per_game=10), progress=False)
+        collect(CollectConfig(out=tmp_path / "e", games=["coinrun"], policy="sb3", agent=agent, frames_per_game=10),
+                progress=False)
     model.save(tmp_path / "agent.zip")
     with pytest.raises(ValueError, match="not loaded \\(pickle\\)"):
         collect(CollectConfig(out=tmp_path / "f", games=["coinrun"], actions="moves", policy="sb3",
-                              agent_path=tmp_path / "agent.zip", frames_per_game=10), progress=False)
+                              agent=partial(SB3Policy, tmp_path / "agent.zip"), frames_per_game=10), progress=False)
 
 
 def test_video_folder_ingest(tmp_path):

@@ -140,7 +140,7 @@ def test_vector_env_batches_and_ppo_runs(adapted):
 def test_hinted_world_model_adapts_and_steps_with_autoreset(adapted):
     """A world model with the next-frame hint fine-tunes through it (the action table learns through the latent
     action model's decoder) and steps a batch of copies, autoreset (the hint's last frame) included."""
-    from adaworld_gym.envs.world_model_env import SimulatorBatch
+    from adaworld_gym.simulator.batch import SimulatorBatch
 
     _, _, data = adapted
     torch.manual_seed(0)

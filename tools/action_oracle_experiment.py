@@ -31,7 +31,6 @@ from torch.utils.data import DataLoader
 from adaworld_gym.data.branches import branch_loader
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
-from adaworld_gym.envs.world_model_env import resolve_device
 from adaworld_gym.evaluation.controllability import (GAMES, contact_rows, controllability, pooled, real_branches,
                                                      _rollout_moves)
 from adaworld_gym.models.change_weights import change_weights
@@ -42,6 +41,7 @@ from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
 from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.world_model import WorldModel
+from adaworld_gym.simulator.loading import resolve_device
 from adaworld_gym.training.loop import config_record, train
 from adaworld_gym.training.train_wm import PIXEL_SPACE_DENOISER, BranchWmTask, WmTask, WmTrainConfig
 from adaworld_gym.video import contact_sheet

@@ -26,7 +26,8 @@ import time
 import torch
 
 from adaworld_gym.data.branches import BranchStream
-from adaworld_gym.evaluation.controllability import GAMES, score_hold
+from adaworld_gym.evaluation.controllability import GAMES
+from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.change_weights import branch_weights
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset as autoencoder_preset

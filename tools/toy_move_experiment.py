@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from adaworld_gym.evaluation.controllability import score_hold
+from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.conditions import NoCondition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from adaworld_gym import __version__
 from adaworld_gym.envs.procgen_batch import ProcgenBatchState
 from adaworld_gym.envs.procgen_real import ProcgenEnvState, ProcgenRealEnv
 from adaworld_gym.io import atomic_path, read_json, write_json
+from adaworld_gym.version import __version__
 
 PLANNING_GAMES = ("heist", "jumper", "maze", "caveflyer")
 ACTIONS = "moves"  # LEFT, DOWN, UP, RIGHT

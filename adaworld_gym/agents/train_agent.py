@@ -66,7 +66,7 @@ def training_env(config: AgentConfig) -> SameStepVecEnv:
         env = ProcgenRealVectorEnv(config.num_envs, config.game, start_level=start, num_levels=num,
                                    actions=config.actions)
     else:
-        from adaworld_gym.envs.world_model_env import AdaWorldProcgenVectorEnv
+        from adaworld_gym.simulator.vector import AdaWorldProcgenVectorEnv
 
         env = AdaWorldProcgenVectorEnv(config.num_envs, config.game, actions=config.actions, adapter=config.adapter,
                                        world_model=config.world_model, denoising_steps=config.denoising_steps,

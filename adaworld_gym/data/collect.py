@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, open_episode, read_episode_header
-from adaworld_gym.data.policies import BehaviourPolicy, QuotaRandomPolicy, make_policy
+from adaworld_gym.data.policies import AgentPolicy, BehaviourPolicy, QuotaRandomPolicy, make_policy
 from adaworld_gym.data.sources import (DOOM_MAPS, check_games, doom_game, list_videos, make_frame_source,
                                       read_video)
 from adaworld_gym.envs.procgen_games import split_levels
@@ -29,7 +29,7 @@ class CollectConfig:
     num_envs: int = 16
     policy: str = "held"
     max_hold: int = 16
-    agent_path: Path | None = None
+    agent: AgentPolicy | None = None  # for policy "sb3"
     split: str | None = "train"  # or None to use start_level / num_levels
     start_level: int = 0
     num_levels: int = 0
@@ -103,7 +103,7 @@ def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_in
             raise ValueError(f"{store.root}: holds more than {config.per_action} steps of some action of {game}")
     else:
         policy = make_policy(config.policy, num_actions, num_envs, seed, max_hold=config.max_hold,
-                             agent_path=config.agent_path)
+                             agent=config.agent)
     renders_final_frame = getattr(env, "renders_final_frame", True)
 
     def finished() -> bool:

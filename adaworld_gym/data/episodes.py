@@ -33,8 +33,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from adaworld_gym import __version__
 from adaworld_gym.io import TMP_SUFFIX, atomic_path, read_json, write_json
+from adaworld_gym.version import __version__
 
 DATASET_FORMAT = "adaworld-episodes"
 FORMAT_VERSION = 1

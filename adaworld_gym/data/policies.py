@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -13,6 +12,11 @@ POLICY_NAMES = ("random", "held", "sb3")
 class BehaviourPolicy(Protocol):
     def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
         """Actions (N,) for observations (N, H, W, 3); `episode_start[i]` is True on an episode's first frame."""
+
+
+# A trained agent's policy for an environment with that many actions, e.g. `partial(SB3Policy, folder)` from
+# `agents.sb3_policy`: agents sit above data, so collection takes the policy from its caller.
+AgentPolicy = Callable[[int], BehaviourPolicy]
 
 
 class UniformRandomPolicy:
@@ -78,37 +82,15 @@ class QuotaRandomPolicy:
         return np.array([self.action])
 
 
-class SB3Policy:
-    """A PPO agent saved by `adaworld train-agent` (its `agent/` folder: safetensors + JSON), sampled
-    stochastically. SB3's own .zip files are refused: they unpickle code on load."""
-
-    def __init__(self, path: str | Path, num_actions: int):
-        from adaworld_gym.agents.train_agent import load_agent
-
-        path = Path(path)
-        if path.suffix == ".zip":
-            raise ValueError(f"{path}: stable-baselines3 .zip files are not loaded (pickle); give the agent/ "
-                             "folder that `adaworld train-agent` writes")
-        self.policy, record = load_agent(path)
-        n = self.policy.action_space.n
-        if n != num_actions:
-            raise ValueError(f"{path}: the policy has {n} actions ({record['actions']!r}), the environment "
-                             f"{num_actions}")
-
-    def __call__(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
-        actions, _ = self.policy.predict(obs, deterministic=False)
-        return np.asarray(actions, dtype=np.int64)
-
-
 def make_policy(name: str, num_actions: int, num_envs: int, seed: int = 0, *, max_hold: int = 16,
-                agent_path: str | Path | None = None) -> BehaviourPolicy:
-    """Build a behaviour policy by name: "random", "held" (held random) or "sb3" (needs `agent_path`)."""
+                agent: AgentPolicy | None = None) -> BehaviourPolicy:
+    """Build a behaviour policy by name: "random", "held" (held random) or "sb3" (needs `agent`)."""
     if name == "random":
         return UniformRandomPolicy(num_actions, num_envs, seed)
     if name == "held":
         return HeldRandomPolicy(num_actions, num_envs, seed, max_hold)
     if name == "sb3":
-        if agent_path is None:
+        if agent is None:
             raise ValueError("policy 'sb3' needs the agent folder written by `adaworld train-agent`")
-        return SB3Policy(agent_path, num_actions)
+        return agent(num_actions)
     raise ValueError(f"unknown policy {name!r}; choose one of {POLICY_NAMES}")

@@ -1,4 +1,4 @@
-"""Real environments and the learned simulator, registered with Gymnasium on import."""
+"""The real environments (Procgen), `ProcgenReal-v0` registered with Gymnasium on import."""
 
 import gymnasium as gym
 
@@ -12,16 +12,6 @@ if "ProcgenReal-v0" not in gym.registry:
         entry_point="adaworld_gym.envs.procgen_real:ProcgenRealEnv",
         vector_entry_point="adaworld_gym.envs.procgen_vector:ProcgenRealVectorEnv",
     )
-
-if "AdaWorld-Procgen-v0" not in gym.registry:
-    gym.register(
-        id="AdaWorld-Procgen-v0",
-        entry_point="adaworld_gym.envs.world_model_env:AdaWorldProcgenEnv",
-        vector_entry_point="adaworld_gym.envs.world_model_env:AdaWorldProcgenVectorEnv",
-    )
-
-if "AdaWorld-v0" not in gym.registry:
-    gym.register(id="AdaWorld-v0", entry_point="adaworld_gym.envs.world_model_env:AdaWorldEnv")
 
 __all__ = ["ACTION_SUBSETS", "PROCGEN_ACTION_NAMES", "PROCGEN_GAMES", "ProcgenEnvState", "ProcgenRealEnv",
            "ProcgenRealVectorEnv"]

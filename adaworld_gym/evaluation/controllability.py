@@ -34,7 +34,7 @@ import torch
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import TEST_LEVELS
-from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
+from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, score_hold, ssim
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.latent_action import LatentActionModel
 from adaworld_gym.models.world_model import WorldModel, to_uint8
@@ -154,38 +154,6 @@ def simulator_predictor(simulator: AdaptedSimulator, seed: int = 0, sampler: Sam
 
 def real_predictor(branches: Branches) -> torch.Tensor:
     return branches.outcomes
-
-
-def _pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """MSE over the last three dimensions in 0-255 units, float64."""
-    return (a.double() - b.double()).pow(2).mean(dim=(-3, -2, -1))
-
-
-@dataclass
-class HoldScore:
-    right: int
-    scored: int
-    sensitivity: float | None  # mean pairwise MSE of the imagined outcomes across moves (0-255 units); None: no
-    # state had all its branches alive
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.right / self.scored if self.scored else None
-
-
-def score_hold(imagined: torch.Tensor, real: torch.Tensor, alive: torch.Tensor) -> HoldScore:
-    """Counterfactual accuracy and action sensitivity at one horizon: imagined and real (N, A, 3, H, W) uint8 (A
-    actions from the same state: the 4 moves in the benchmark), alive (N,) bool (every branch of the state still
-    in its episode)."""
-    real_gap = _pixel_mse(real[:, :, None], real[:, None])  # (N, A, A)
-    off = ~torch.eye(real.shape[1], dtype=torch.bool)
-    distinct = torch.where(off, real_gap > 0, torch.ones_like(off)).all(dim=2) & alive[:, None]  # (N, A)
-    error = _pixel_mse(imagined[:, :, None], real[:, None])  # (N, m imagined, m' real)
-    own = error.diagonal(dim1=1, dim2=2)  # (N, A)
-    nearest = torch.where(off, own[:, :, None] < error, torch.ones_like(off)).all(dim=2)
-    pairwise = _pixel_mse(imagined[:, :, None], imagined[:, None])[:, off]  # (N, A (A - 1))
-    return HoldScore(int((nearest & distinct).sum()), int(distinct.sum()),
-                     float(pairwise[alive].mean()) if alive.any() else None)
 
 
 def controllability(branches: Branches, imagined: torch.Tensor, holds: tuple[int, ...] = HOLDS) -> dict[str, dict]:

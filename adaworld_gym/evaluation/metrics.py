@@ -1,6 +1,9 @@
-"""Frame metrics without learned weights: PSNR and SSIM (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5)."""
+"""Frame metrics without learned weights: PSNR and SSIM (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5),
+and the counterfactual accuracy of imagined moves (`score_hold`), which world model training scores too."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -62,3 +65,35 @@ def paired_mean_margin(lead: list[list[float]], other: list[list[float]]) -> dic
     diffs = [np.asarray(a, dtype=float) - np.asarray(b, dtype=float) for a, b in zip(lead, other)]
     variance = sum(d.var(ddof=1) / len(d) for d in diffs) / len(diffs) ** 2
     return {"margin": float(np.mean([d.mean() for d in diffs])), "se": float(np.sqrt(variance))}
+
+
+def _pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """MSE over the last three dimensions in 0-255 units, float64."""
+    return (a.double() - b.double()).pow(2).mean(dim=(-3, -2, -1))
+
+
+@dataclass
+class HoldScore:
+    right: int
+    scored: int
+    sensitivity: float | None  # mean pairwise MSE of the imagined outcomes across moves (0-255 units); None: no
+    # state had all its branches alive
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.right / self.scored if self.scored else None
+
+
+def score_hold(imagined: torch.Tensor, real: torch.Tensor, alive: torch.Tensor) -> HoldScore:
+    """Counterfactual accuracy and action sensitivity at one horizon: imagined and real (N, A, 3, H, W) uint8 (A
+    actions from the same state: the 4 moves in the benchmark), alive (N,) bool (every branch of the state still
+    in its episode)."""
+    real_gap = _pixel_mse(real[:, :, None], real[:, None])  # (N, A, A)
+    off = ~torch.eye(real.shape[1], dtype=torch.bool)
+    distinct = torch.where(off, real_gap > 0, torch.ones_like(off)).all(dim=2) & alive[:, None]  # (N, A)
+    error = _pixel_mse(imagined[:, :, None], real[:, None])  # (N, m imagined, m' real)
+    own = error.diagonal(dim1=1, dim2=2)  # (N, A)
+    nearest = torch.where(off, own[:, :, None] < error, torch.ones_like(off)).all(dim=2)
+    pairwise = _pixel_mse(imagined[:, :, None], imagined[:, None])[:, off]  # (N, A (A - 1))
+    return HoldScore(int((nearest & distinct).sum()), int(distinct.sum()),
+                     float(pairwise[alive].mean()) if alive.any() else None)

@@ -10,8 +10,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from adaworld_gym import __version__
 from adaworld_gym.io import atomic_path, read_json, write_json
+from adaworld_gym.version import __version__
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"

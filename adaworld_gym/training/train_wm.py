@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from adaworld_gym.data.branches import branch_loader
-from adaworld_gym.evaluation.controllability import score_hold
+from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.change_weights import branch_weights, change_weights
 from adaworld_gym.models.conditions import make_condition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, DenoiserConfig, preset
