@@ -27,7 +27,8 @@ from torch import nn
 from adaworld_gym.adaptation.simulator import AdaptedSimulator, world_model_identity
 from adaworld_gym.data.branches import branch_loader
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS
-from adaworld_gym.evaluation.controllability import GAMES, score_hold
+from adaworld_gym.evaluation.controllability import GAMES
+from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.diffusion.denoiser import Denoiser
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
