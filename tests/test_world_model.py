@@ -248,6 +248,24 @@ def test_grouped_loss_shares_noise_in_a_group_and_weights_what_the_condition_dec
     with pytest.raises(ValueError, match="groups of 3"):
         denoiser(different, memory, lengths, condition, group=3)
 
+def test_condition_bases_mix_outputs_and_a_blind_backbone_runs_once_per_group():
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="condition_bases"):
+        denoiser_preset("tiny", condition_backbone=False)
+    blind = Denoiser(denoiser_preset("tiny", condition_bases=4, condition_backbone=False, condition_dim=5)).eval()
+    assert blind.unet.conv_out.out_channels == 4 * 8
+    memory = torch.randn(2, 6, 8, 16, 16).repeat_interleave(4, 0)
+    noisy = torch.randn(2, 8, 16, 16).repeat_interleave(4, 0)
+    condition = torch.randn(8, 5)
+    args = (noisy, torch.full((8,), 0.3), memory, torch.full((8,), 6), torch.zeros(8), condition,
+            torch.zeros(8, dtype=torch.bool))
+    with torch.no_grad():
+        shared, each = blind.network(*args, group=4), blind.network(*args)
+        moved = blind.network(*args[:5], torch.randn(8, 5), args[6])
+    assert torch.allclose(shared, each, atol=1e-5)  # the group's backbone pass is the same as each member's
+    assert (moved - each).abs().mean() > 1e-3  # the condition still reaches the output, through the mix
+
+
 def test_autoencoder_and_world_model_trainers(tmp_path):
     from adaworld_gym.data import CollectConfig, collect
     from adaworld_gym.training.train_ae import AeTrainConfig, train_ae

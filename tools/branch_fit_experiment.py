@@ -51,6 +51,8 @@ parser.add_argument("--branch-weight", type=float, default=0.0,
                     help="grid cells where the real outcomes of a state's moves differ weigh 1 + this much (per "
                          "state, mean 1)")
 parser.add_argument("--warp", action="store_true", help="DenoiserConfig.warp: a flow field warps the last frame")
+parser.add_argument("--bases", type=int, default=0, help="DenoiserConfig.condition_bases")
+parser.add_argument("--no-backbone-condition", action="store_true")
 parser.add_argument("--zero-noise", action="store_true", help="the network's noise input is zeros")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
@@ -68,7 +70,9 @@ autoencoder = FrameAutoencoder(autoencoder_preset("fold", widths=(16,) * ({4: 2,
 widths = tuple(int(w) for w in args.widths.split(","))
 config = preset("cpu", **{**PIXEL_SPACE_DENOISER, "sigma_max": SIGMA, "memory_noise_max": 0.0,
                           "condition_dropout": 0.0, "condition_channels": args.condition_channels,
-                          "layers_per_block": args.layers_per_block, "warp": args.warp},
+                          "layers_per_block": args.layers_per_block, "warp": args.warp,
+                          "condition_bases": args.bases,
+                          "condition_backbone": not args.no_backbone_condition},
                 latent_channels=autoencoder.config.latent_channels, latent_size=autoencoder.config.latent_size,
                 condition_dim=moves, widths=widths, norm_groups=min(8, widths[0] // 2))
 denoiser = Denoiser(config)

@@ -60,6 +60,12 @@ class DenoiserConfig:
     # resolution, and the diffused change is what the warp leaves unexplained. A camera that scrolls by a
     # fraction of a pixel, or a sprite that moves, is a small flow rather than a speckle of pixel changes.
     warp: bool = False
+    # > 0: the UNet outputs that many candidate outputs per position and the condition mixes them linearly, so
+    # "where is the agent" (the network) and "which way does this action move it" (the mix) multiply.
+    condition_bases: int = 0
+    # False (with condition_bases): the UNet never sees the condition, only the mix does, so a branch group's
+    # members share one UNet pass in training (RESULTS.md: Controllability, the fit check of the mix).
+    condition_backbone: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
@@ -70,6 +76,10 @@ class DenoiserConfig:
         if self.hint_resolution % self.latent_size:
             raise ValueError(f"hint_resolution {self.hint_resolution} is not a multiple of latent_size "
                              f"{self.latent_size}")
+        blind = not self.condition_backbone
+        if blind and (not self.condition_bases or self.condition_channels or self.hint_resolution):
+            raise ValueError("a backbone that does not see the condition needs condition_bases and no "
+                             "condition_channels or hint")
         if self.hint_noise and not self.hint_resolution:
             raise ValueError("hint_noise needs a hint (hint_resolution > 0)")
 
@@ -106,7 +116,7 @@ class Denoiser(nn.Module):
         self.unet = UNet2DModel(
             sample_size=c.latent_size,
             in_channels=c.latent_channels * (c.memory + 1) + c.condition_channels + c.hint_channels,
-            out_channels=c.latent_channels + 2 * c.warp,  # with warp, 2 more: the flow (x, y)
+            out_channels=(c.latent_channels + 2 * c.warp) * max(1, c.condition_bases),  # warp: + the flow (x, y)
             block_out_channels=c.widths, layers_per_block=c.layers_per_block,
             down_block_types=("DownBlock2D",) * depth, up_block_types=("UpBlock2D",) * depth,
             norm_num_groups=c.norm_groups, attention_head_dim=c.widths[-1] // 4, add_attention=True,
@@ -116,6 +126,7 @@ class Denoiser(nn.Module):
         self.condition_embedding = nn.Sequential(nn.Linear(c.condition_dim + 3, embed_dim), nn.SiLU(),
                                                  nn.Linear(embed_dim, embed_dim))
         self.condition_planes = nn.Linear(embed_dim, c.condition_channels) if c.condition_channels else None
+        self.condition_mix = nn.Linear(embed_dim, c.condition_bases) if c.condition_bases else None
 
     def preconditioning(self, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """EDM's c_in, c_skip, c_out and c_noise for per-sample noise levels `sigma` of shape (B,)."""
@@ -128,8 +139,10 @@ class Denoiser(nn.Module):
 
     def network(self, scaled_noisy: torch.Tensor, c_noise: torch.Tensor, memory: torch.Tensor,
                 memory_lengths: torch.Tensor, memory_noise: torch.Tensor, condition: torch.Tensor,
-                dropped: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
-        """The raw UNet output F. memory (B, K, C, h, w) already masked and noised as it should be seen."""
+                dropped: torch.Tensor, hint: torch.Tensor | None = None, group: int = 1) -> torch.Tensor:
+        """The raw UNet output F. memory (B, K, C, h, w) already masked and noised as it should be seen.
+        `group` > 1: groups of that many consecutive samples share every input but the condition, so a backbone
+        that does not see the condition runs once per group."""
         c = self.config
         info = torch.cat([condition * (~dropped)[:, None], dropped[:, None].float(),
                           (memory_lengths.float() / c.memory)[:, None], memory_noise[:, None]], dim=1)
@@ -142,7 +155,16 @@ class Denoiser(nn.Module):
             kept = (~dropped).float().view(-1, 1, 1, 1)
             inputs.append(F.pixel_unshuffle((hint * 2 - 1) * kept, c.hint_resolution // c.latent_size))
         # Timesteps 1000 * c_noise: the sinusoidal embedding resolves a range of about a thousand, not of one.
-        return self.unet(torch.cat(inputs, dim=1), 1000 * c_noise, class_labels=embedding).sample
+        if c.condition_backbone:
+            raw = self.unet(torch.cat(inputs, dim=1), 1000 * c_noise, class_labels=embedding).sample
+        else:
+            backbone = self.condition_embedding(torch.cat([torch.zeros_like(condition), info[:, c.condition_dim:]], 1))
+            raw = self.unet(torch.cat(inputs, dim=1)[::group], 1000 * c_noise[::group],
+                            class_labels=backbone[::group]).sample.repeat_interleave(group, dim=0)
+        if self.condition_mix is None:
+            return raw
+        mix = self.condition_mix(embedding)  # (B, bases)
+        return torch.einsum("bk,bkchw->bchw", mix, raw.unflatten(1, (c.condition_bases, -1)))
 
     def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, memory: torch.Tensor, memory_lengths: torch.Tensor,
                 memory_noise: torch.Tensor, condition: torch.Tensor, dropped: torch.Tensor,
@@ -246,7 +268,8 @@ class Denoiser(nn.Module):
         sigma = shared((c.train_log_sigma_mean + c.train_log_sigma_std * torch.randn(b, device=target.device)).exp())
         noisy = target + sigma.view(-1, 1, 1, 1) * shared(torch.randn_like(target))
         c_in, c_skip, c_out, c_noise = self.preconditioning(sigma)
-        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint)
+        raw = self.network(c_in * noisy, c_noise, memory, memory_lengths, memory_noise, condition, dropped, hint,
+                           group)
         # EDM's loss weight 1 / c_out^2 makes this, without warp, the residual of F against its own target.
         residual = (self.output(raw, noisy, c_skip, c_out, clean_last) - target) / c_out
         error = residual.pow(2)
