@@ -248,6 +248,7 @@ def test_grouped_loss_shares_noise_in_a_group_and_weights_what_the_condition_dec
     with pytest.raises(ValueError, match="groups of 3"):
         denoiser(different, memory, lengths, condition, group=3)
 
+
 def test_condition_bases_mix_outputs_and_a_blind_backbone_runs_once_per_group():
     torch.manual_seed(0)
     with pytest.raises(ValueError, match="condition_bases"):

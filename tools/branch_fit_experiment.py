@@ -52,7 +52,8 @@ parser.add_argument("--branch-weight", type=float, default=0.0,
                          "state, mean 1)")
 parser.add_argument("--warp", action="store_true", help="DenoiserConfig.warp: a flow field warps the last frame")
 parser.add_argument("--bases", type=int, default=0, help="DenoiserConfig.condition_bases")
-parser.add_argument("--no-backbone-condition", action="store_true")
+parser.add_argument("--no-backbone-condition", action="store_true",
+                    help="DenoiserConfig.condition_backbone = False: only the --bases mix sees the move")
 parser.add_argument("--zero-noise", action="store_true", help="the network's noise input is zeros")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
