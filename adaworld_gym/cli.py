@@ -11,23 +11,21 @@ import numpy as np
 import typer
 
 from adaworld_gym.agents import PLAN_METHODS
+from adaworld_gym.config_cli import config_command
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
 from adaworld_gym.data.policies import make_policy
 from adaworld_gym.data.sources import MissingExtraError
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES, PROCGEN_GAMES
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
+from adaworld_gym.evaluation.configs import WmEvalConfig
+from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrainConfig
 from adaworld_gym.video import contact_sheet, write_mp4
 
 app = typer.Typer(help="AdaWorld world models as Gymnasium environments: data, training, simulation.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
-# Shared by the three trainers (train-lam, train-ae, train-wm).
-TIME_LIMIT_OPTION = typer.Option(None, min=0.0, help="Minutes of training: stop at --steps or here, whichever "
-                                                     "comes first (the LR decays over both).")
-POLICY_OPTION = typer.Option("held", help="Behaviour policy of the live stream: held (random actions held 1-16 "
-                             "steps) or random (a new action every step).")
 # Shared by play and compare.
 SIDE_BY_SIDE_GAME_OPTION = typer.Option(None, help="Procgen game (default: the adapter's, else coinrun); none with "
                                         "an adapter made by adapt --env, which names its environment.")
@@ -137,82 +135,31 @@ def info(dataset: Path = typer.Argument(..., help="Dataset folder.")) -> None:
         typer.echo(f"{game}: {len(lengths)} episodes, {sum(lengths)} steps, mean length {np.mean(lengths):.1f}")
 
 
-@app.command("train-lam")
-def train_lam_command(
-        out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, and the exported model/."),
-        preset: str = typer.Option("cpu", help="tiny (tests), cpu (CNN encoder + UNet decoder, about an hour "
-                                                "here), gpu (the paper's transformers)."),
-        steps: int = typer.Option(4000, min=1, help="Optimizer steps in total (a resumed run continues)."),
-        batch_size: int = typer.Option(32, min=1),
-        lr: float = typer.Option(3e-4, min=0.0),
-        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
-        dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
-        beta: Optional[float] = typer.Option(None, help="KL weight (default 2e-4, as in the paper)."),
-        quantizer: Optional[str] = typer.Option(None, help="gaussian (AdaWorld) or vq (Genie-style baseline)."),
-        change_weight: Optional[float] = typer.Option(
-            None, min=0.0, help="Extra loss weight on pixels that change between the two frames (cpu preset: "
-                                "300, others 0)."),
-        decoder: Optional[str] = typer.Option(None, help="transformer (the paper) or unet (cpu preset)."),
-        patch_embedding: Optional[str] = typer.Option(None, help="linear (the paper; all presets) or conv "
-                                                      "(transformer encoder only)."),
-        encoder: Optional[str] = typer.Option(None, help="transformer (the paper) or cnn (cpu preset: "
-                                              "full-resolution convolutions, which find small sprites)."),
-        kl_floor: Optional[float] = typer.Option(None, min=0.0, help="Free bits: nats per pair the KL term lets "
-                                                 "pass unpenalised (cpu preset: 3, others 0)."),
-        unet_fold: Optional[int] = typer.Option(
-            None, min=1, help="The UNet decoder works on FOLDxFOLD pixel blocks, about FOLD^2 times cheaper (default "
-                              "1); what a world model's --hint costs per step."),
-        decoder_of: Optional[Path] = typer.Option(
-            None, help="Train only the decoder of this trained model (the encoder, so what each latent action "
-                       "means, stays); with --change-weight 0 it learns the plain next-frame prediction a world "
-                       "model's --hint wants; with a new --unet-fold, a fresh decoder of that size."),
-        label_weight: float = typer.Option(0.0, min=0.0, help="Weight of an action head's cross-entropy on the "
-                                           "training clips' true actions (0: label-free, the paper)."),
-        finetune_of: Optional[Path] = typer.Option(None, help="Continue training this trained model (with "
-                                                   "--label-weight, an action head is added)."),
-        kl_free_steps: int = typer.Option(2000, min=0, help="Steps with no KL term (a plain autoencoder)."),
-        kl_warmup_steps: int = typer.Option(1000, min=0, help="Steps over which the KL weight then rises to beta."),
-        ema_decay: float = typer.Option(0.995, min=0.0, max=1.0, help="EMA of the weights; 0 disables."),
-        num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
-        time_limit: Optional[float] = TIME_LIMIT_OPTION,
-        policy: str = POLICY_OPTION,
-        image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
-        seed: int = typer.Option(0)) -> None:
-    """Train the latent action autoencoder on action-free frame pairs (resumes if OUT has a checkpoint)."""
-    from adaworld_gym.training.train_lam import LamTrainConfig, train_lam
-
-    names = _parse_games(games)
-    config = LamTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr, games=names,
-                            datasets=dataset or None, beta=beta, quantizer=quantizer, change_weight=change_weight,
-                            decoder=decoder, patch_embedding=patch_embedding, encoder=encoder, kl_floor=kl_floor,
-                            unet_fold=unet_fold, kl_free_steps=kl_free_steps, decoder_of=decoder_of,
-                            label_weight=label_weight, finetune_of=finetune_of,
-                            kl_warmup_steps=kl_warmup_steps, ema_decay=ema_decay, num_workers=num_workers, seed=seed,
-                            time_limit=time_limit, image_every=image_every, policy=policy)
+def _train_lam(config: LamTrainConfig) -> None:
+    from adaworld_gym.training.train_lam import train_lam
     typer.echo(f"exported {train_lam(config)}")
 
 
-@app.command("train-ae")
-def train_ae_command(
-        out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, and the exported model/."),
-        preset: str = typer.Option("cpu", help="Model size: tiny (tests), cpu, gpu."),
-        steps: int = typer.Option(3000, min=1, help="Optimizer steps in total (a resumed run continues)."),
-        batch_size: int = typer.Option(32, min=1, help="Frame pairs per step."),
-        lr: float = typer.Option(1e-3, min=0.0),
-        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
-        dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
-        num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
-        time_limit: Optional[float] = TIME_LIMIT_OPTION,
-        policy: str = POLICY_OPTION,
-        image_every: int = typer.Option(500, min=0, help="Steps between logged images/videos (0: none)."),
-        seed: int = typer.Option(0)) -> None:
-    """Train the frame autoencoder the world model diffuses in (resumes if OUT has a checkpoint)."""
-    from adaworld_gym.training.train_ae import AeTrainConfig, train_ae
-
-    config = AeTrainConfig(out=out, preset=preset, steps=steps, batch_size=batch_size, lr=lr,
-                           games=_parse_games(games), datasets=dataset or None, num_workers=num_workers, seed=seed,
-                           time_limit=time_limit, image_every=image_every, policy=policy)
+def _train_ae(config: AeTrainConfig) -> None:
+    from adaworld_gym.training.train_ae import train_ae
     typer.echo(f"exported {train_ae(config)}")
+
+
+def _train_wm(config: WmTrainConfig) -> None:
+    from adaworld_gym.training.train_wm import train_wm
+    typer.echo(f"exported {train_wm(config)}")
+
+
+# The trainers' options are their config fields (adaworld_gym/training/configs.py), help from the field comments.
+app.command("train-lam")(config_command(
+    LamTrainConfig, _train_lam, help="Train the latent action autoencoder on action-free frame pairs (resumes if "
+                                     "OUT has a checkpoint)."))
+app.command("train-ae")(config_command(
+    AeTrainConfig, _train_ae, help="Train the frame autoencoder the world model diffuses in (resumes if OUT has a "
+                                   "checkpoint)."))
+app.command("train-wm")(config_command(
+    WmTrainConfig, _train_wm, help="Pretrain the diffusion world model on action-free video (resumes if OUT has a "
+                                   "checkpoint)."))
 
 
 @app.command("eval-lam")
@@ -229,99 +176,12 @@ def eval_lam_command(
     typer.echo(markdown_summary(write_lam_report(model, names, out, pairs_per_game, seed=seed)))
 
 
-@app.command("train-wm")
-def train_wm_command(
-        out: Path = typer.Option(..., help="Run folder: checkpoints, TensorBoard logs, videos/, and model/."),
-        autoencoder: Optional[Path] = typer.Option(None, help="Trained frame autoencoder folder (adaworld "
-                                                   "train-ae); not with --pixel-space."),
-        pixel_space: bool = typer.Option(False, help="Diffuse in pixels (folded onto a grid, no autoencoder) and "
-                                         "predict the change from the last frame."),
-        pixel_fold: int = typer.Option(4, help="With --pixel-space: pixels per side of a grid cell, 4 (a 16x16 "
-                                       "grid), 2 (32x32) or 1."),
-        condition: str = typer.Option("latent_action", help="latent_action (AdaWorld; the discrete baseline "
-                                      "with a VQ latent action model), flow, or none (action-agnostic)."),
-        latent_action_model: Optional[Path] = typer.Option(None, help="Latent action model; default: shipped."),
-        preset: str = typer.Option("cpu", help="Denoiser size: tiny (tests), cpu, gpu."),
-        denoiser: str = typer.Option("{}", help="JSON of DenoiserConfig fields over the preset's, e.g. "
-                                     "'{\"widths\": [16, 32, 64, 128], \"scale_shift\": true}'."),
-        hint: bool = typer.Option(False, help="Also give the denoiser the latent action model's own next frame "
-                                  "(its decoder on the last frame and the latent action); latent_action only."),
-        hint_noise: bool = typer.Option(False, help="Draw the hint from the noised last memory frame the "
-                                        "denoiser sees (memory noise augmentation), not the clean one."),
-        condition_sample: bool = typer.Option(False, help="Condition on a draw from the latent action model's "
-                                              "posterior, not its mean (Gaussian latent action models)."),
-        change_weight: float = typer.Option(0.0, min=0.0, help="Extra loss weight of latent cells whose pixels "
-                                            "changed since the last memory frame (0: the paper's plain loss)."),
-        branches: bool = typer.Option(False, help="Train on counterfactual branches of the live stream: every "
-                                      "action of --branch-actions played from each saved state."),
-        branch_actions: str = typer.Option("moves", help="With --branches: the action subset to branch on."),
-        contrast: float = typer.Option(1.0, min=0.0, help="With --branches: weight of the error that differs "
-                                       "between a state's outcomes."),
-        branch_weight: float = typer.Option(0.0, min=0.0, help="With --branches: extra loss weight of the cells "
-                                            "where a state's outcomes differ."),
-        unroll: int = typer.Option(0, min=0, help="With --branches: up to this many of the last context frames "
-                                   "are the model's own predictions (it learns to continue its own rollout)."),
-        steps: int = typer.Option(6000, min=1, help="Optimizer steps in total (a resumed run continues)."),
-        batch_size: int = typer.Option(32, min=1),
-        lr: float = typer.Option(3e-4, min=0.0),
-        warmup_steps: int = typer.Option(300, min=0),
-        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
-        dataset: Optional[list[Path]] = typer.Option(None, help="Dataset folder(s); default: live Procgen stream."),
-        num_workers: int = typer.Option(1, min=0, help="DataLoader workers."),
-        time_limit: Optional[float] = TIME_LIMIT_OPTION,
-        policy: str = POLICY_OPTION,
-        image_every: int = typer.Option(1000, min=0, help="Steps between logged images/videos (0: none)."),
-        seed: int = typer.Option(0)) -> None:
-    """Pretrain the diffusion world model on action-free video (resumes if OUT has a checkpoint)."""
-    from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
-
-    try:
-        denoiser_options = json.loads(denoiser)
-    except json.JSONDecodeError as error:
-        raise typer.BadParameter(f"not JSON: {error}", param_hint="--denoiser") from None
-    if not isinstance(denoiser_options, dict):
-        raise typer.BadParameter("wants a JSON object of DenoiserConfig fields", param_hint="--denoiser")
-    config = WmTrainConfig(out=out, autoencoder=autoencoder, pixel_space=pixel_space, pixel_fold=pixel_fold,
-                           condition=condition, latent_action_model=latent_action_model, preset=preset,
-                           denoiser=denoiser_options, hint=hint, hint_noise=hint_noise,
-                           condition_sample=condition_sample, change_weight=change_weight, branches=branches,
-                           branch_actions=branch_actions, contrast=contrast, branch_weight=branch_weight,
-                           unroll=unroll, steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
-                           games=_parse_games(games), datasets=dataset or None,
-                           num_workers=num_workers, seed=seed, time_limit=time_limit, image_every=image_every,
-                           policy=policy)
-    typer.echo(f"exported {train_wm(config)}")
-
-
-@app.command("eval-wm")
-def eval_wm_command(
-        model: list[str] = typer.Option(..., help="NAME=FOLDER of a world model; repeat to compare several."),
-        out: Path = typer.Option(Path("results/wm_eval"), help="Folder for wm_eval.json/.md and wm_curves.png."),
-        games: str = typer.Option("all", help="Games of the open-loop clips: comma-separated, or 'all'."),
-        clips_per_game: int = typer.Option(4, min=1),
-        transfer_per_game: int = typer.Option(32, min=4),
-        long_steps: int = typer.Option(200, min=0, help="Long-horizon rollout length (0 skips it)."),
-        denoising_steps: int = typer.Option(3, min=1),
-        guidance_scale: float = typer.Option(1.0, min=0.0, help="Classifier-free guidance scale (1: none)."),
-        memory_noise: float = typer.Option(0.0, min=0.0, help="Noise level added to the memory when sampling."),
-        baseline: Optional[str] = typer.Option(None, help="NAME of one of the models: report every other "
-                                               "model's margins over it, with standard errors."),
-        seed: int = typer.Option(0)) -> None:
-    """Evaluate world models on test levels: teacher-forced and open-loop PSNR/SSIM, transfer, long horizon."""
+def _eval_wm(config: WmEvalConfig) -> None:
     from adaworld_gym.evaluation.wm_eval import markdown_summary, write_wm_report
-    from adaworld_gym.models.diffusion.sampler import SamplerConfig
+    typer.echo(markdown_summary(write_wm_report(config)))
 
-    folders = {}
-    for item in model:
-        name, sep, folder = item.partition("=")
-        if not sep:
-            raise ValueError(f"--model takes NAME=FOLDER, got {item!r}")
-        folders[name] = Path(folder)
-    report = write_wm_report(folders, out, _parse_games(games), clips_per_game=clips_per_game,
-                             transfer_per_game=transfer_per_game, long_steps=long_steps,
-                             sampler=SamplerConfig(num_steps=denoising_steps, guidance_scale=guidance_scale,
-                                                  memory_noise=memory_noise), seed=seed, baseline=baseline)
-    typer.echo(markdown_summary(report))
+
+app.command("eval-wm")(config_command(WmEvalConfig, _eval_wm))
 
 
 @app.command("transfer")

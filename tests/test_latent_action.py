@@ -47,14 +47,13 @@ def test_patchify_round_trip_and_layout():
     assert torch.equal(patchify(x, 8)[0, 1].reshape(8, 8, 3), x[0, :, 0:8, 8:16].permute(1, 2, 0))
 
 
-@pytest.mark.parametrize("quantizer,encoder,decoder,patch_embedding,unet_fold",
-                         [("gaussian", "transformer", "transformer", "linear", 1),
-                          ("vq", "transformer", "transformer", "linear", 1),
-                          ("gaussian", "transformer", "unet", "conv", 1), ("gaussian", "cnn", "unet", "linear", 1),
-                          ("gaussian", "cnn", "unet", "linear", 4), ("vq", "cnn", "transformer", "linear", 1)])
-def test_shapes(quantizer, encoder, decoder, patch_embedding, unet_fold):
+@pytest.mark.parametrize("quantizer,encoder,decoder,unet_fold",
+                         [("gaussian", "transformer", "transformer", 1), ("vq", "transformer", "transformer", 1),
+                          ("gaussian", "transformer", "unet", 1), ("gaussian", "cnn", "unet", 1),
+                          ("gaussian", "cnn", "unet", 4), ("vq", "cnn", "transformer", 1)])
+def test_shapes(quantizer, encoder, decoder, unet_fold):
     model = LatentActionModel(preset("tiny", quantizer=quantizer, encoder=encoder, decoder=decoder,
-                                     patch_embedding=patch_embedding, unet_fold=unet_fold)).eval()
+                                     unet_fold=unet_fold)).eval()
     video = torch.randint(0, 256, (2, 5, 3, 64, 64), dtype=torch.uint8)
     latents = model.encode(video)
     assert latents.shape == (2, 4, 32)
@@ -122,19 +121,16 @@ def test_change_weight_puts_the_loss_on_changed_pixels():
         preset("tiny", decoder="cnn")
     with pytest.raises(ValueError, match="unknown encoder 'unet'"):
         preset("tiny", encoder="unet")
-    with pytest.raises(ValueError, match="unknown patch_embedding 'mlp'"):
-        preset("tiny", patch_embedding="mlp")
     with pytest.raises(ValueError, match="unet_fold 2 needs the unet decoder"):
         preset("tiny", unet_fold=2)
     with pytest.raises(ValueError, match="unet_fold 3 needs the unet decoder and must divide resolution 64"):
         preset("tiny", decoder="unet", unet_fold=3)
 
 
-@pytest.mark.parametrize("encoder,decoder,patch_embedding",
-                         [("transformer", "transformer", "linear"), ("transformer", "unet", "conv"),
-                          ("cnn", "unet", "linear")])
-def test_save_load_round_trip_and_mismatches(tmp_path, encoder, decoder, patch_embedding):
-    model = LatentActionModel(preset("tiny", encoder=encoder, decoder=decoder, patch_embedding=patch_embedding)).eval()
+@pytest.mark.parametrize("encoder,decoder", [("transformer", "transformer"), ("transformer", "unet"),
+                                             ("cnn", "unet")])
+def test_save_load_round_trip_and_mismatches(tmp_path, encoder, decoder):
+    model = LatentActionModel(preset("tiny", encoder=encoder, decoder=decoder)).eval()
     pairs, _ = moving_square_pairs(4)
     model.save_pretrained(tmp_path / "exact", {"games": ["maze"]}, dtype=None)
     model.save_pretrained(tmp_path / "half", {"games": ["maze"]})
@@ -152,6 +148,16 @@ def test_save_load_round_trip_and_mismatches(tmp_path, encoder, decoder, patch_e
         LatentActionModel.from_pretrained(tmp_path / "exact", latent_dim=16)
     with pytest.raises(CheckpointError, match="quantizer"):
         LatentActionModel.from_pretrained(tmp_path / "exact", quantizer="vq")
+    # A removed option loads where the saved value is the behaviour kept, and is refused where it is not.
+    saved = json.loads((tmp_path / "exact" / "config.json").read_text())
+    for value, loads in (("linear", True), ("conv", False)):
+        saved["config"]["patch_embedding"] = value
+        (tmp_path / "exact" / "config.json").write_text(json.dumps(saved))
+        if loads:
+            assert LatentActionModel.from_pretrained(tmp_path / "exact").config == model.config
+        else:
+            with pytest.raises(CheckpointError, match="patch_embedding='conv', an option since removed"):
+                LatentActionModel.from_pretrained(tmp_path / "exact")
     (tmp_path / "half" / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="missing or corrupt weights"):
         LatentActionModel.from_pretrained(tmp_path / "half")

@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
 from adaworld_gym.data.policies import make_policy
@@ -198,3 +198,15 @@ class LiveClipStream(LiveStream):
                 starts[g] = ended
                 for i in np.flatnonzero((run[g] >= k) & ((run[g] - k) % self.stride == 0)):
                     yield _clip(frames[g][i], actions[g][i], rewards[g][i], g)
+
+
+def clip_loader(clip_len: int, batch_size: int, games: list[str], datasets: list[Path] | None, num_workers: int,
+                seed: int, policy: str = "held") -> DataLoader:
+    """Clips from dataset folders (shuffled, epochs) or, with no datasets, from a live Procgen stream."""
+    if datasets:
+        data = ClipDataset(datasets, clip_len=clip_len, games=games)
+        return DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
+                          persistent_workers=num_workers > 0)
+    stream = LiveClipStream(games, clip_len=clip_len, num_envs=16, policy=policy, split="train", seed=seed,
+                            shuffle_buffer=1024)
+    return DataLoader(stream, batch_size=batch_size, num_workers=num_workers)

@@ -23,7 +23,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 Layers = tuple[tuple[str, ...], ...]
 
 LAYERS: Layers = (
-    ("version", "io", "weights", "devtools"),  # nothing from the package
+    ("version", "io", "weights", "devtools", "config_cli"),  # nothing from the package
     ("video", "envs", "models"),  # mp4 files; the real environments; the networks
     ("data", "evaluation.metrics"),  # datasets from the real environments; frame metrics
     ("adaptation", "training"),  # the models fitted to real actions; the models trained

@@ -25,6 +25,7 @@ import torch
 
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.evaluation.configs import WmEvalConfig
 from adaworld_gym.evaluation.controllability import controllability, pooled, real_branches, world_model_predictor
 from adaworld_gym.envs.procgen_games import TEST_LEVELS, episode_timeout
 from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inverse_dynamics
@@ -413,12 +414,17 @@ def plot_curves(report: dict[str, Any], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def write_wm_report(model_folders: dict[str, Path], out: Path, games: list[str], **kwargs: Any) -> dict[str, Any]:
-    """Evaluate the world model folders and write wm_eval.json, wm_eval.md and wm_curves.png to `out`."""
-    models = {name: WorldModel.from_pretrained(folder) for name, folder in model_folders.items()}
-    report = evaluate_world_models(models, games, **kwargs)
-    report["settings"]["models"] = {name: str(folder) for name, folder in model_folders.items()}
-    out = Path(out)
+def write_wm_report(config: WmEvalConfig) -> dict[str, Any]:
+    """Evaluate the world models `config` names and write wm_eval.json, wm_eval.md and wm_curves.png to its out."""
+    models = {name: WorldModel.from_pretrained(folder) for name, folder in config.folders.items()}
+    sampler = SamplerConfig(num_steps=config.denoising_steps, guidance_scale=config.guidance_scale,
+                            memory_noise=config.memory_noise)
+    report = evaluate_world_models(models, config.games, clips_per_game=config.clips_per_game,
+                                   transfer_per_game=config.transfer_per_game, long_steps=config.long_steps,
+                                   sampler=sampler, seed=config.seed, judge_cache=config.judge_cache,
+                                   baseline=config.baseline)
+    report["settings"]["models"] = {name: str(folder) for name, folder in config.folders.items()}
+    out = Path(config.out)
     write_json(out / "wm_eval.json", report)
     (out / "wm_eval.md").write_text(markdown_summary(report) + "\n")
     plot_curves(report, out / "wm_curves.png")

@@ -54,6 +54,17 @@ def load_checkpoint(folder: str | Path, kind: str) -> tuple[dict[str, Any], dict
     return raw["config"], state, raw.get("metadata", {})
 
 
+def drop_retired(folder: str | Path, config: dict[str, Any], retired: dict[str, Any]) -> dict[str, Any]:
+    """A saved model config without the options removed since (RESULTS.md names the commit that had each): one
+    that holds the behaviour kept is dropped, one that needs the removed behaviour is refused."""
+    config = dict(config)
+    for name, kept in retired.items():
+        if name in config and (value := config.pop(name)) != kept:
+            raise CheckpointError(f"{folder}: made with {name}={value!r}, an option since removed (only {kept!r} "
+                                  "is left; RESULTS.md names the commit that had it)")
+    return config
+
+
 def check_expected(folder: str | Path, found: dict[str, Any], expected: dict[str, Any]) -> None:
     """Fail loudly when a checkpoint was made for other settings (resolution, latent size, games...)."""
     wrong = {k: (found.get(k), v) for k, v in expected.items() if v is not None and found.get(k) != v}

@@ -22,16 +22,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from adaworld_gym.models.change_weights import change_weights
-from adaworld_gym.models.checkpoint import check_expected, load_checkpoint, save_checkpoint
+from adaworld_gym.models.checkpoint import check_expected, drop_retired, load_checkpoint, save_checkpoint
 from adaworld_gym.models.presets import choose_preset
 from adaworld_gym.models.transformer import (SpatialBlock, SpatioTemporalBlock, patchify, sinusoidal_embedding,
                                              unpatchify)
 
 CHECKPOINT_KIND = "latent-action-model"
+# Options measured not to help and removed, with the value whose behaviour stayed.
+RETIRED_OPTIONS = {"patch_embedding": "linear"}
 QUANTIZERS = ("gaussian", "vq")
 ENCODERS = ("transformer", "cnn")
 DECODERS = ("transformer", "unet")
-PATCH_EMBEDDINGS = ("linear", "conv")
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,6 @@ class LatentActionConfig:
     # Free bits: the KL term of a pair costs nothing below this many nats, so the bottleneck cannot close
     # before the decoder has learned to use the latent (0: the paper's plain KL). Not in the paper.
     kl_floor: float = 0.0
-    # How the encoder embeds patches: "linear" (the paper) or "conv" (a 3x3 convolution over the full-resolution
-    # frame first, then one patch-sized stride). Not in the paper: a 64x64 Procgen agent is ~3 pixels and moves
-    # ~1 pixel a step, a pattern a small convolution finds at any position and a per-patch linear map does not.
-    patch_embedding: str = "linear"
     # "transformer" (the paper: spatiotemporal blocks over both frames' patches) or "cnn" (both frames and their
     # difference stacked as channels, strided convolutions at full resolution, then max and mean over positions).
     # Not in the paper: trained *with* action labels on heist and maze, the cpu-width transformer stayed at
@@ -93,8 +90,6 @@ class LatentActionConfig:
             raise ValueError(f"unknown encoder {self.encoder!r}; choose one of {ENCODERS}")
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.decoder!r}; choose one of {DECODERS}")
-        if self.patch_embedding not in PATCH_EMBEDDINGS:
-            raise ValueError(f"unknown patch_embedding {self.patch_embedding!r}; choose one of {PATCH_EMBEDDINGS}")
         object.__setattr__(self, "unet_widths", tuple(self.unet_widths))  # JSON gives a list
         if self.change_weight < 0 or self.kl_floor < 0:
             raise ValueError(f"change_weight and kl_floor must be >= 0, got {self.change_weight}, {self.kl_floor}")
@@ -188,18 +183,11 @@ class LatentActionModel(nn.Module):
 
     def _patch_embedding(self) -> nn.Module:
         c = self.config
-        if c.patch_embedding == "linear":
-            return nn.Linear(c.patch_size * c.patch_size * 3, c.width)
-        return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.GELU(),
-                             nn.Conv2d(32, c.width, c.patch_size, stride=c.patch_size))
+        return nn.Linear(c.patch_size * c.patch_size * 3, c.width)
 
     def _embed(self, frames: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
         """(..., 3, H, W) -> (..., num_patches, width) patch tokens."""
-        if self.config.patch_embedding == "linear":
-            return embedding(patchify(frames, self.config.patch_size))
-        lead = frames.shape[:-3]
-        features = embedding(frames.reshape(-1, *frames.shape[-3:]))  # (N, width, H/p, W/p)
-        return features.flatten(2).transpose(1, 2).reshape(*lead, -1, self.config.width)
+        return embedding(patchify(frames, self.config.patch_size))
 
     def _check_frames(self, frames: torch.Tensor, frames_dim: int) -> None:
         r = self.config.resolution
@@ -344,6 +332,7 @@ class LatentActionModel(nn.Module):
                         quantizer: str | None = None, device: str | torch.device = "cpu") -> "LatentActionModel":
         """Load a checkpoint; any of resolution / latent_dim / quantizer given must match it, or it fails."""
         config, state, metadata = load_checkpoint(folder, CHECKPOINT_KIND)
+        config = drop_retired(folder, config, RETIRED_OPTIONS)
         check_expected(folder, metadata, {"resolution": resolution, "latent_dim": latent_dim, "quantizer": quantizer})
         model = cls(LatentActionConfig(**config))
         if model.config.quantizer == "vq" and "code_usage" not in state:  # saved before codes were tracked

@@ -1,1 +1,2 @@
-"""Training loops for the models (CleanRL style: one readable loop per model)."""
+"""Training: every trainer's config (`configs.py`), the one loop they share (`loop.py`), and one task per model
+(`train_lam.py`, `train_ae.py`, `train_wm.py`)."""

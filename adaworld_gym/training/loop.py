@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
@@ -22,51 +22,10 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.io import write_json
 from adaworld_gym.video import write_mp4
+from adaworld_gym.training.configs import TrainerConfig
 from adaworld_gym.training.state import has_train_state, load_train_state, save_train_state
-
-
-STREAM_POLICIES = ("held", "random")
-
-
-@dataclass
-class TrainerConfig:
-    """What every trainer is told; each trainer's config extends it (and changes defaults where it needs)."""
-
-    out: Path  # run folder: training state, train_config.json, tb/, videos/, and the exported model/
-    preset: str = "cpu"
-    steps: int = 6000
-    batch_size: int = 32
-    lr: float = 3e-4
-    warmup_steps: int = 300
-    weight_decay: float = 0.01
-    ema_decay: float = 0.999  # 0 disables EMA
-    grad_clip: float = 1.0
-    games: list[str] = field(default_factory=lambda: list(PROCGEN_GAMES))
-    datasets: list[Path] | None = None  # None: stream live from Procgen (train levels, `policy`)
-    # Behaviour policy of the live stream: "held" (random actions held 1-16 steps, AdaWorld's directed motions)
-    # or "random" (a new uniform action every step, so the next move cannot be read off the memory frames).
-    policy: str = "held"
-    num_workers: int = 1
-    log_every: int = 50
-    image_every: int = 1000  # 0: no images or rollout videos
-    save_every: int = 500
-    seed: int = 0
-    # Minutes of training (optimizer steps, not logging): the run ends at `steps` or here, whichever comes first,
-    # and the learning-rate decay follows whichever is further along, so a run sized by the clock (a lent GPU of
-    # unknown speed) still ends on a decayed rate. None: steps alone.
-    time_limit: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.policy not in STREAM_POLICIES:
-            raise ValueError(f"unknown stream policy {self.policy!r}; choose one of {STREAM_POLICIES}")
-
-    def data_description(self) -> str | list[str]:
-        if self.datasets:
-            return [str(d) for d in self.datasets]
-        return "live Procgen stream, train levels" + ("" if self.policy == "held" else f", {self.policy} policy")
 
 
 def config_record(config: Any, **models: Any) -> dict[str, Any]:

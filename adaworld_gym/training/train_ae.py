@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,9 @@ import torch
 
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder, preset
 from adaworld_gym.models.latent_action import frames_to_float
-from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
-from adaworld_gym.training.train_lam import clip_loader
-
-
-@dataclass
-class AeTrainConfig(TrainerConfig):
-    steps: int = 3000  # batch_size counts frame pairs: 64 frames per step
-    lr: float = 1e-3
-    warmup_steps: int = 100
-    weight_decay: float = 0.0
-    # 0.999 lagged ~4 dB behind the raw weights after 3000 steps (test-level PSNR 19.2 vs 23.0 dB).
-    ema_decay: float = 0.99
-    image_every: int = 500
+from adaworld_gym.data.clips import clip_loader
+from adaworld_gym.training.configs import AeTrainConfig
+from adaworld_gym.training.loop import config_record, image_grid, train
 
 
 class AeTask:

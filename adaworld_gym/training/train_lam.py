@@ -7,51 +7,23 @@ games' own video); otherwise only `batch["frames"]` is used, as in the paper.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
-from adaworld_gym.data.clips import ClipDataset, LiveClipStream
+from adaworld_gym.data.clips import clip_loader
 from adaworld_gym.data.episodes import EpisodeStore
 from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES
 from adaworld_gym.models.latent_action import LatentActionModel, frames_to_float, preset
-from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
-
-
-@dataclass
-class LamTrainConfig(TrainerConfig):
-    steps: int = 4000
-    ema_decay: float = 0.995
-    # The KL weight is 0 for the first `kl_free_steps` (a plain autoencoder: the encoder must become informative
-    # before the bottleneck can squeeze it, or the latent collapses to the prior), then rises linearly to beta.
-    kl_free_steps: int = 2000
-    kl_warmup_steps: int = 1000
-    beta: float | None = None
-    quantizer: str | None = None
-    change_weight: float | None = None
-    decoder: str | None = None
-    patch_embedding: str | None = None
-    encoder: str | None = None
-    kl_floor: float | None = None
-    unet_fold: int | None = None
-    # Train only the decoder of this trained model (its encoder, so what every latent action means, stays).
-    # With `change_weight` 0 the decoder learns the best plain prediction of f_t+1 instead of the change-weighted
-    # one that taught the encoder the moves: the next-frame hint of a world model (`train-wm --hint`). A new
-    # `unet_fold` gives a fresh, cheaper decoder (the hint's cost per world model step).
-    decoder_of: Path | None = None
-    # Weight of the action head's cross-entropy on the clips' true actions (0: label-free, the paper). The head
-    # is added to a model without one (`action_classes` = the games' action count).
-    label_weight: float = 0.0
-    # Continue training this trained model (all its weights; its config, plus an action head for label_weight).
-    finetune_of: Path | None = None
+from adaworld_gym.training.configs import LamTrainConfig
+from adaworld_gym.training.loop import config_record, image_grid, train
 
 
 # The model options a run may set over its preset (None: the preset's value), and those of them that only shape
 # the decoder, so `decoder_of` may set them.
-MODEL_OPTIONS = ("beta", "quantizer", "change_weight", "decoder", "patch_embedding", "encoder", "kl_floor",
+MODEL_OPTIONS = ("beta", "quantizer", "change_weight", "decoder", "encoder", "kl_floor",
                  "unet_fold")
 DECODER_OPTIONS = ("change_weight", "unet_fold")
 
@@ -66,18 +38,6 @@ NUM_PROCGEN_ACTIONS = len(PROCGEN_ACTION_NAMES)
 
 def kl_scale(step: int, config: LamTrainConfig) -> float:
     return min(1.0, max(0.0, (step - config.kl_free_steps) / max(1, config.kl_warmup_steps)))
-
-
-def clip_loader(clip_len: int, batch_size: int, games: list[str], datasets: list[Path] | None, num_workers: int,
-                seed: int, policy: str = "held") -> DataLoader:
-    """Clips from dataset folders (shuffled, epochs) or, with no datasets, from a live Procgen stream."""
-    if datasets:
-        data = ClipDataset(datasets, clip_len=clip_len, games=games)
-        return DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=num_workers, drop_last=True,
-                          persistent_workers=num_workers > 0)
-    stream = LiveClipStream(games, clip_len=clip_len, num_envs=16, policy=policy, split="train", seed=seed,
-                            shuffle_buffer=1024)
-    return DataLoader(stream, batch_size=batch_size, num_workers=num_workers)
 
 
 class LamTask:

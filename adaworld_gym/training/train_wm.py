@@ -9,82 +9,25 @@ the target, and the denoiser learns to produce the target latent from the memory
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from adaworld_gym.data.branches import branch_loader
+from adaworld_gym.data.clips import clip_loader
 from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.change_weights import branch_weights, change_weights
 from adaworld_gym.models.conditions import make_condition
-from adaworld_gym.models.diffusion.denoiser import Denoiser, DenoiserConfig, preset
+from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
 from adaworld_gym.models.latent_action import frames_to_float
 from adaworld_gym.models.world_model import WorldModel, channels_last, hint_function
-from adaworld_gym.training.loop import TrainerConfig, config_record, image_grid, train
-from adaworld_gym.training.train_lam import clip_loader
+from adaworld_gym.training.configs import FOLD_HALVINGS, WmTrainConfig
+from adaworld_gym.training.loop import config_record, image_grid, train
 from adaworld_gym.weights import pretrained_path
-
-
-@dataclass
-class WmTrainConfig(TrainerConfig):
-    autoencoder: Path | None = None  # a trained frame autoencoder (adaworld train-ae); or pixel_space
-    # Diffuse in pixels (folded 4x4 onto a 16x16 grid, no autoencoder) and predict the change from the last frame.
-    pixel_space: bool = False
-    condition: str = "latent_action"  # latent_action (AdaWorld; the VQ baseline with a VQ model), flow, none
-    latent_action_model: Path | None = None  # None: the shipped lam-cpu
-    # DenoiserConfig fields over the preset's (and, with pixel_space, over PIXEL_SPACE_DENOISER's).
-    denoiser: dict[str, Any] = field(default_factory=dict)
-    pixel_fold: int = 4  # pixel_space: pixels per side of a grid cell (4: a 16x16 grid at 64x64; 2: 32x32; 1)
-    hint: bool = False  # give the denoiser the latent action model's own next frame (latent_action only)
-    hint_noise: bool = False  # draw that hint from the noised last memory frame (DenoiserConfig.hint_noise)
-    # Condition on a draw from the latent action model's posterior instead of its mean (Gaussian latent action
-    # models only): the model learns how far to trust a latent the encoder itself is unsure of.
-    condition_sample: bool = False
-    # A 200-step horizon: 0.999 lagged far behind a still-improving model in runs of a few thousand steps.
-    ema_decay: float = 0.995
-    # Latent cells whose pixels changed between the last memory frame and the target weigh 1 + this much in the
-    # diffusion loss (0: the paper's plain loss); the world model's counterpart of the LAM's change weight.
-    change_weight: float = 0.0
-    # Train on counterfactual branches of the live stream (`data.branches`): from saved states, every action of
-    # `branch_actions` played once, each outcome labelled by the condition, the group sharing its noise. Only the
-    # pretraining games' own action spaces are used (to branch), never their labels.
-    branches: bool = False
-    branch_actions: str = "moves"
-    # With branches: the part of the error that differs between a state's outcomes weighs `contrast` times, and
-    # the cells where the outcomes differ weigh 1 + `branch_weight` (RESULTS.md: Controllability).
-    contrast: float = 1.0
-    branch_weight: float = 0.0
-    # With branches: the last d context frames (d uniform in 0..unroll per batch) are the model's own one-pass
-    # predictions from the frames before them, so it learns to continue from the memory it makes in a rollout.
-    unroll: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.pixel_fold not in FOLD_HALVINGS:
-            raise ValueError(f"pixel_fold must be one of {sorted(FOLD_HALVINGS)}, got {self.pixel_fold}")
-        unknown = set(self.denoiser) - {f.name for f in fields(DenoiserConfig)}
-        if unknown:
-            raise ValueError(f"unknown denoiser option(s) {sorted(unknown)}; see DenoiserConfig")
-        derived = set(self.denoiser) & {"latent_channels", "latent_size", "condition_dim", "hint_resolution",
-                                        "hint_noise"}
-        if derived:
-            raise ValueError(f"{sorted(derived)} follow from the autoencoder, the condition and --hint / "
-                             "--hint-noise; do not set them in --denoiser")
-        if self.branches and self.datasets:
-            raise ValueError("--branches plays the live games to branch them; it takes no --datasets")
-        if not self.branches and (self.contrast != 1.0 or self.branch_weight or self.unroll):
-            raise ValueError("--contrast, --branch-weight and --unroll act on counterfactual branches: give "
-                             "--branches")
-        if self.unroll < 0:
-            raise ValueError(f"unroll must be at least 0, got {self.unroll}")
-        if self.branches and self.change_weight:
-            raise ValueError("with --branches, weigh the cells where the outcomes differ with --branch-weight, "
-                             "not --change-weight")
 
 
 class WmTask:
@@ -221,8 +164,6 @@ class BranchWmTask(WmTask):
         rows = torch.cat([outcomes, frame.unflatten(0, (groups, moves)).cpu()], dim=1)  # (G, 2A, 3, H, W)
         return {"branches/real,imagined": image_grid(list(frames_to_float(rows)), count=2 * moves)}
 
-
-FOLD_HALVINGS = {4: 2, 2: 1, 1: 0}  # pixel_fold -> halvings of the fold autoencoder
 
 # The pixel-space denoiser diffuses the change from the last frame in [-1, 1] pixel units: its standard deviation
 # on the held-random Procgen stream is about 0.1 (sigma_data). The training noise is placed against it as the

@@ -2,6 +2,10 @@
 
     lam-cpu   the latent action autoencoder, `cpu` preset (CNN encoder, UNet decoder), trained here on all 16
               Procgen games (README: Results)
+    wm-cpu    the world model (denoiser, with its frame autoencoder and latent action model inside), the
+              simulator's default
+    adapters  one per Procgen game and action subset (`<game>-full`, `<game>-moves`): the action table and the
+              reward / episode-end model that make wm-cpu a simulator of that game
 """
 
 from __future__ import annotations

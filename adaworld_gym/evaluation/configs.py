@@ -1,0 +1,55 @@
+"""What each evaluation is told: one dataclass per evaluation, the only declaration of its options.
+
+`adaworld eval-wm` and `benchmarks/wm_eval.py` are both built from `WmEvalConfig` (`config_cli`), so this module
+stays free of torch: the CLI imports it to list its options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
+
+
+@dataclass
+class WmEvalConfig:
+    """Evaluate world models on test levels: teacher-forced and open-loop PSNR/SSIM, the action transfer score,
+    controllability, and long rollouts with collapse checks."""
+
+    model: list[str]  # NAME=FOLDER of an exported world model; several (repeated or comma-separated) compare
+    out: Path = Path("results/wm_eval")  # folder for wm_eval.json, wm_eval.md and wm_curves.png
+    games: list[str] = field(default_factory=lambda: ["all"])  # games of the open-loop clips; "all": the 16
+    clips_per_game: int = 4  # open-loop test clips per game
+    transfer_per_game: int = 32  # clips per transfer game scored by the inverse-dynamics judge
+    long_steps: int = 200  # long-horizon rollout length; 0 skips it
+    denoising_steps: int = 3  # sampler steps per frame
+    guidance_scale: float = 1.0  # classifier-free guidance scale; 1: none
+    memory_noise: float = 0.0  # noise level added to the memory at every sampling step (the model is told it)
+    # NAME of one of the models: every other model's margins over it, with standard errors.
+    baseline: str | None = None
+    seed: int = 0  # seeds the test clips, the judges and the sampler
+    # Folder to keep the transfer judges in and reuse them from (the same settings only).
+    judge_cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.games == ["all"]:
+            self.games = list(PROCGEN_GAMES)
+        malformed = [item for item in self.model if not item.partition("=")[1] or not item.partition("=")[0]]
+        if malformed or not self.model:
+            raise ValueError(f"model takes NAME=FOLDER, got {malformed or self.model}")
+        if len(self.folders) != len(self.model):
+            raise ValueError(f"model names repeat: {self.model}")
+        if self.baseline is not None and self.baseline not in self.folders:
+            raise ValueError(f"baseline {self.baseline!r} is not one of the models {sorted(self.folders)}")
+        for name, least in (("clips_per_game", 1), ("transfer_per_game", 4), ("long_steps", 0),
+                            ("denoising_steps", 1)):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        if self.guidance_scale < 0 or self.memory_noise < 0:
+            raise ValueError("guidance_scale and memory_noise must be at least 0")
+
+    @property
+    def folders(self) -> dict[str, Path]:
+        """The models by name."""
+        return {name: Path(folder) for name, _, folder in (item.partition("=") for item in self.model)}
