@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from adaworld_gym.agents import PLAN_METHODS
+from adaworld_gym.agents.configs import AgentConfig
 from adaworld_gym.config_cli import config_command
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
@@ -18,7 +19,7 @@ from adaworld_gym.data.policies import make_policy
 from adaworld_gym.data.sources import MissingExtraError
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES, PROCGEN_GAMES
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
-from adaworld_gym.evaluation.configs import WmEvalConfig
+from adaworld_gym.evaluation.configs import LamEvalConfig, WmEvalConfig
 from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrainConfig
 from adaworld_gym.video import contact_sheet, write_mp4
 
@@ -162,18 +163,12 @@ app.command("train-wm")(config_command(
                                    "checkpoint)."))
 
 
-@app.command("eval-lam")
-def eval_lam_command(
-        model: Path = typer.Option(..., help="Exported latent action model folder (e.g. runs/lam-cpu/model)."),
-        out: Path = typer.Option(Path("results/lam_eval"), help="Folder for lam_eval.json/.md and lam_map.png."),
-        games: str = typer.Option("all", help="Comma-separated Procgen games, or 'all'."),
-        pairs_per_game: int = typer.Option(2400, min=20, help="Test-level transitions per game."),
-        seed: int = typer.Option(0)) -> None:
-    """Evaluate latent actions on test levels: probes, cross-game transfer, delta-PSNR, a t-SNE map."""
+def _eval_lam(config: LamEvalConfig) -> None:
     from adaworld_gym.evaluation.lam_eval import markdown_summary, write_lam_report
+    typer.echo(markdown_summary(write_lam_report(config)))
 
-    names = _parse_games(games)
-    typer.echo(markdown_summary(write_lam_report(model, names, out, pairs_per_game, seed=seed)))
+
+app.command("eval-lam")(config_command(LamEvalConfig, _eval_lam))
 
 
 def _eval_wm(config: WmEvalConfig) -> None:
@@ -387,27 +382,13 @@ def plan_bench_command(
                         else "\nfull protocol"))
 
 
-@app.command("train-agent")
-def train_agent_command(
-        game: str = typer.Option(..., help="Procgen game."),
-        where: str = typer.Option("sim", "--in", help="sim (the learned simulator) or real (the real game)."),
-        out: Path = typer.Option(..., help="Run folder: tb/, agent/ (safetensors), evaluations.json."),
-        steps: int = typer.Option(100_000, min=1, help="Environment steps of training."),
-        num_envs: int = typer.Option(16, min=1),
-        actions: str = typer.Option("full"),
-        adapter: Optional[Path] = typer.Option(None, help="Simulator adapter; default: shipped."),
-        world_model: Optional[Path] = typer.Option(None, help="Simulator world model; default: shipped."),
-        eval_every: int = typer.Option(10_000, min=1, help="Real-game evaluation every this many steps."),
-        eval_levels: int = typer.Option(16, min=1, help="Test levels 0..N-1, one episode each."),
-        seed: int = typer.Option(0),
-        device: str = typer.Option("auto")) -> None:
-    """Train a PPO agent in the learned simulator or the real game, evaluated on the real game's test levels."""
-    from adaworld_gym.agents.train_agent import AgentConfig, train_agent
-
-    config = AgentConfig(game, out, where, steps, num_envs, actions, adapter, world_model, eval_every=eval_every,
-                         eval_levels=eval_levels, seed=seed, device=device)
+def _train_agent(config: AgentConfig) -> None:
+    from adaworld_gym.agents.train_agent import train_agent
     history = train_agent(config)
     typer.echo("real-game return: " + ", ".join(f"{h['real_return']:.2f} at {h['steps']}" for h in history))
+
+
+app.command("train-agent")(config_command(AgentConfig, _train_agent))
 
 
 def main() -> None:

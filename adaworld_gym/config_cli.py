@@ -1,12 +1,13 @@
 """Command-line options made from a config dataclass, so each option is declared once: as a field.
 
 `config_command(Config, run)` is a typer command with one `--option` per field of `Config` (the field's name with
-dashes), its default the field's, its help the comment on the field (the lines right above it and the one
-after it). The command builds `Config(**options)` and calls `run(config)`; a `ValueError` from the config's own
-checks becomes a usage error that names the problem. Field types the CLI takes:
+dashes, or the `flag` in the field's metadata), its default the field's, its help the comment on the field (the
+lines right above it and the one after it). The command builds `Config(**options)` and calls `run(config)`; a
+`ValueError` from the config's own checks becomes a usage error that names the problem. Field types the CLI takes:
 
 - `bool`: a `--flag / --no-flag` pair; `int`, `float`, `str`, `Path` and their `| None`: one value;
-- `list[str]`, `list[Path]` (or `| None`): comma-separated, and the option may be repeated;
+- `list[str]`, `list[Path]`, `list[int]`, `list[float]` (or `| None`): comma-separated, and the option may be
+  repeated;
 - `dict[str, Any]`: a JSON object.
 """
 
@@ -78,6 +79,7 @@ def _default(item: Field) -> Any:
 
 
 class _Option(typing.NamedTuple):
+    flag: str  # --name
     annotation: Any  # what typer parses
     default: Any  # typer's default: ... (required), a value, or None (omitted: the field's default)
     shown: Any  # the default as help shows it (False: none shown)
@@ -88,31 +90,32 @@ class _Option(typing.NamedTuple):
 def _option(item: Field, annotation: Any) -> _Option:
     inner, optional = _unwrap_optional(annotation)
     default = _default(item)
+    flag = item.metadata.get("flag", "--" + item.name.replace("_", "-"))
     origin = typing.get_origin(inner)
     if inner in SCALARS:
         if default is MISSING:
-            return _Option(inner, ..., False, None, lambda value: value)
-        return _Option(Optional[inner] if optional else inner, default, default is not None, None,
+            return _Option(flag, inner, ..., False, None, lambda value: value)
+        return _Option(flag, Optional[inner] if optional else inner, default, default is not None, None,
                        lambda value: value)
-    if origin is list and typing.get_args(inner)[0] in (str, Path):
+    if origin is list and typing.get_args(inner)[0] in (str, Path, int, float):
         element = typing.get_args(inner)[0]
 
         def split(values: list[str]) -> list[Any]:
             return [element(part.strip()) for value in values for part in value.split(",") if part.strip()]
         if default is MISSING:
-            return _Option(list[str], ..., False, "A,B,...", split)
+            return _Option(flag, list[str], ..., False, "A,B,...", split)
         shown = ",".join(str(v) for v in default) if default is not None else False
-        return _Option(Optional[list[str]], None, shown, "A,B,...", split)
+        return _Option(flag, Optional[list[str]], None, shown, "A,B,...", split)
     if dict in (inner, origin):
         def parse_json(text: str) -> dict[str, Any]:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as error:
-                raise typer.BadParameter(f"not JSON: {error}", param_hint=f"--{item.name.replace('_', '-')}")
+                raise typer.BadParameter(f"not JSON: {error}", param_hint=flag)
             if not isinstance(value, dict):
-                raise typer.BadParameter("wants a JSON object", param_hint=f"--{item.name.replace('_', '-')}")
+                raise typer.BadParameter("wants a JSON object", param_hint=flag)
             return value
-        return _Option(Optional[str], None, json.dumps(default), "JSON", parse_json)
+        return _Option(flag, Optional[str], None, json.dumps(default), "JSON", parse_json)
     raise TypeError(f"{item.name}: the CLI takes no field of type {annotation!r}")
 
 
@@ -134,8 +137,8 @@ def config_command(config_type: type, run: Callable[[Any], None], *, help: str |
     docs = field_docs(config_type)
     parameters = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option.annotation,
-                          default=typer.Option(option.default, help=docs.get(name), show_default=option.shown,
-                                                      metavar=option.metavar))
+                          default=typer.Option(option.default, option.flag, help=docs.get(name),
+                                               show_default=option.shown, metavar=option.metavar))
         for name, option in options.items()]
 
     def command(**values: Any) -> None:
@@ -147,5 +150,5 @@ def config_command(config_type: type, run: Callable[[Any], None], *, help: str |
         run(config)
 
     command.__signature__ = inspect.Signature(parameters)  # what typer reads the options from
-    command.__doc__ = help or config_type.__doc__
+    command.__doc__ = " ".join((help or config_type.__doc__ or "").split())  # one paragraph, as typer shows it
     return command

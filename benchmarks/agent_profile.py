@@ -74,7 +74,7 @@ def ppo_iteration(game: str, num_envs: int, n_steps: int, seed: int) -> Callable
     from stable_baselines3 import PPO
 
     from adaworld_gym.agents.sb3_vec import SameStepVecEnv
-    from adaworld_gym.agents.train_agent import AgentConfig
+    from adaworld_gym.agents.configs import AgentConfig
     from adaworld_gym.simulator.vector import AdaWorldProcgenVectorEnv
 
     c = AgentConfig(game=game, out=Path("."), num_envs=num_envs, n_steps=n_steps, seed=seed)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from adaworld_gym.adaptation.adapt import adapt
-from adaworld_gym.agents.train_agent import AgentConfig, train_agent
+from adaworld_gym.agents.configs import AgentConfig
+from adaworld_gym.agents.train_agent import train_agent
 from adaworld_gym.data import CollectConfig, collect
 from adaworld_gym.models.checkpoint import load_checkpoint
 from adaworld_gym.models.conditions import make_condition

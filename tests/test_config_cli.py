@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 
 import pytest
@@ -13,15 +13,16 @@ import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from adaworld_gym.agents.configs import AgentConfig
 from adaworld_gym.cli import app
 from adaworld_gym.config_cli import config_command, field_docs
 from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
-from adaworld_gym.evaluation.configs import WmEvalConfig
+from adaworld_gym.evaluation.configs import LamEvalConfig, WmEvalConfig
 from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_COMMANDS = {"train-lam": LamTrainConfig, "train-ae": AeTrainConfig, "train-wm": WmTrainConfig,
-                   "eval-wm": WmEvalConfig}
+                   "eval-lam": LamEvalConfig, "eval-wm": WmEvalConfig, "train-agent": AgentConfig}
 
 
 def options_of(command) -> dict[str, str]:
@@ -29,24 +30,25 @@ def options_of(command) -> dict[str, str]:
     return {param.opts[0]: param.help or "" for param in command.params if param.opts[0] != "--help"}
 
 
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def flag(item: Field) -> str:
+    return item.metadata.get("flag", "--" + item.name.replace("_", "-"))
 
 
 @pytest.mark.parametrize("name", sorted(CONFIG_COMMANDS))
 def test_each_command_takes_exactly_its_config_fields_each_with_help(name):
     command = get_command(app).commands[name]
     options = options_of(command)
-    assert set(options) == {flag(f.name) for f in fields(CONFIG_COMMANDS[name])}
+    assert set(options) == {flag(f) for f in fields(CONFIG_COMMANDS[name])}
     assert all(options.values()), [option for option, text in options.items() if not text]
 
 
-def test_the_wm_eval_benchmark_takes_the_same_options_as_eval_wm():
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "wm_eval.py"), "--help"],
+@pytest.mark.parametrize("name,command", [("lam_eval", "eval-lam"), ("wm_eval", "eval-wm")])
+def test_the_eval_benchmarks_take_the_same_options_as_their_commands(name, command):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--help"],
                             capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, check=True)
-    for option in options_of(get_command(app).commands["eval-wm"]):
+    for option in options_of(get_command(app).commands[command]):
         assert option in result.stdout
-    assert "benchmarks/results/wm_eval" in result.stdout
+    assert f"benchmarks/results/{name}" in result.stdout
 
 
 @dataclass
@@ -93,6 +95,8 @@ def test_train_wm_rejects_a_bad_option_with_the_configs_message_before_training(
     result = CliRunner().invoke(app, ["train-wm", "--out", str(tmp_path), "--pixel-fold", "3"])
     assert result.exit_code == 2 and "pixel_fold must be one of [1, 2, 4], got 3" in result.output
     assert not any(tmp_path.iterdir())
+    result = CliRunner().invoke(app, ["train-agent", "--game", "coinrun", "--in", "dream", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "where (--in) must be 'sim' or 'real', got 'dream'" in result.output
 
 
 def test_all_means_the_sixteen_games_and_eval_wm_checks_its_models():

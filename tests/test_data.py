@@ -119,7 +119,8 @@ def test_sb3_policy_drives_collection(tmp_path):
     from stable_baselines3 import PPO
 
     from adaworld_gym.agents.sb3_policy import SB3Policy
-    from adaworld_gym.agents.train_agent import AgentConfig, load_agent, save_agent
+    from adaworld_gym.agents.configs import AgentConfig
+    from adaworld_gym.agents.train_agent import load_agent, save_agent
     from adaworld_gym.envs import ProcgenRealEnv
 
     model = PPO("CnnPolicy", ProcgenRealEnv("coinrun", actions="moves"), n_steps=8, batch_size=8, device="cpu")

@@ -265,6 +265,7 @@ def test_stream_policy_reaches_the_live_data():
 
 
 def test_evaluation_report_on_test_levels(tmp_path):
+    from adaworld_gym.evaluation.configs import LamEvalConfig
     from adaworld_gym.evaluation.lam_eval import markdown_summary, test_transitions, write_lam_report
 
     data = test_transitions(["maze"], per_game=50, seed=0)
@@ -272,7 +273,8 @@ def test_evaluation_report_on_test_levels(tmp_path):
     assert not np.array_equal(data.pairs[:, 0], data.pairs[:, 1]) and data.actions.max() < 15
     assert data.visible.dtype == bool and not data.visible[~np.isin(data.actions, (1, 3, 4, 5, 7))].any()
     LatentActionModel(preset("tiny")).save_pretrained(tmp_path / "model")
-    report = write_lam_report(tmp_path / "model", ["maze", "heist"], tmp_path / "eval", per_game=60, ks=(4,))
+    report = write_lam_report(LamEvalConfig(model=tmp_path / "model", out=tmp_path / "eval", games=["maze", "heist"],
+                                            pairs_per_game=60, ks=[4]))
     info, ctrl = report["action_information"], report["controllability"]
     assert set(info["per_game"]) == {"maze", "heist"}
     assert 0.0 <= info["cross_game_moves_noop"]["probe"] <= 1.0

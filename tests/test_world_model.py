@@ -228,10 +228,12 @@ def test_branch_weights_favour_the_cells_where_the_moves_outcomes_differ():
     assert weights[0, 0, 2, 5] == weights[0].max() and weights[0, 0, 2, 5] > 10 * weights[0, 0, 0, 0]
     assert torch.allclose(weights[4:], torch.ones(4, 1, 16, 16))
 
+
 def test_grouped_loss_shares_noise_in_a_group_and_weights_what_the_condition_decides():
     """Counterfactual branch groups: the members of a group get the same noise, so a group of identical samples
-    (same memory, condition and target) has no error that differs between members and `contrast` changes nothing; where the group's targets differ,
-    a contrast above 1 weighs the part of the error that differs between them more."""
+    (same memory, condition and target) has no error that differs between members and `contrast` changes
+    nothing; where the group's targets differ, a contrast above 1 weighs the part of the error that differs
+    between them more."""
     denoiser = Denoiser(denoiser_preset("tiny", condition_dim=2))
     memory = torch.randn(2, K, C, S, S).repeat_interleave(2, dim=0)  # 2 groups of 2 members
     lengths, condition = torch.full((4,), K), torch.eye(2).repeat(2, 1)
@@ -270,7 +272,7 @@ def test_condition_bases_mix_outputs_and_a_blind_backbone_runs_once_per_group():
 def test_autoencoder_and_world_model_trainers(tmp_path):
     from adaworld_gym.data import CollectConfig, collect
     from adaworld_gym.training.train_ae import AeTrainConfig, train_ae
-    from adaworld_gym.training.train_wm import WmTrainConfig, train_wm
+    from adaworld_gym.training.train_wm import WmTrainConfig, init_denoiser, train_wm
 
     data = collect(CollectConfig(out=tmp_path / "d", games=["bigfish"], frames_per_game=120, num_envs=2),
                    progress=False).root
@@ -288,6 +290,15 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
     resumed = WorldModel.from_pretrained(train_wm(config, progress=False))
     assert resumed.metadata["trained_steps"] == 6
     assert list((tmp_path / "wm" / "videos").glob("*.mp4"))
+    # A run that starts from committed weights: the same denoiser, and a mismatched one is refused by field.
+    fresh = Denoiser(resumed.denoiser.config)
+    init_denoiser(fresh, tmp_path / "wm" / "model")
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), resumed.denoiser.state_dict().values()))
+    with pytest.raises(CheckpointError, match=r"widths: saved \(16, 32\), this run \(16, 32, 64\)"):
+        init_denoiser(Denoiser(dataclasses.replace(resumed.denoiser.config, widths=(16, 32, 64))),
+                      tmp_path / "wm" / "model")
+    continued = dataclasses.replace(config, out=tmp_path / "wm-continued", init_from=tmp_path / "wm" / "model", steps=1)
+    assert WorldModel.from_pretrained(train_wm(continued, progress=False)).metadata["trained_steps"] == 1
     LatentActionModel(lam_preset("tiny")).save_pretrained(tmp_path / "lam")
     hinted = WmTrainConfig(out=tmp_path / "wm-hint", autoencoder=ae_folder, latent_action_model=tmp_path / "lam",
                            hint=True, hint_noise=True, condition_sample=True, preset="tiny", steps=2, batch_size=4,

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from adaworld_gym.adaptation.adapt import REWARD_STEPS, adapt
-from adaworld_gym.agents.train_agent import AgentConfig, real_returns, train_agent
+from adaworld_gym.agents.configs import AgentConfig
+from adaworld_gym.agents.train_agent import real_returns, train_agent
 from adaworld_gym.data import CollectConfig, collect
 from adaworld_gym.envs.procgen_games import episode_timeout
 from adaworld_gym.models.world_model import WorldModel

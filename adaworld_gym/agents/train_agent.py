@@ -9,7 +9,7 @@ on a fixed set of test levels (one episode each), log the mean return to TensorB
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,45 +19,14 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticCnnPolicy
 
+from adaworld_gym.agents.configs import AgentConfig
 from adaworld_gym.agents.sb3_vec import SameStepVecEnv
-from adaworld_gym.envs.procgen_games import (TEST_LEVELS, TRAIN_LEVELS, check_game, episode_timeout,
-                                             resolve_actions)
+from adaworld_gym.envs.procgen_games import (TEST_LEVELS, TRAIN_LEVELS, episode_timeout, resolve_actions)
 from adaworld_gym.envs.procgen_vector import ProcgenRealVectorEnv
 from adaworld_gym.io import write_json
 from adaworld_gym.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 AGENT_KIND = "ppo-agent"
-
-
-@dataclass
-class AgentConfig:
-    game: str
-    out: Path
-    where: str = "sim"  # "sim": AdaWorld-Procgen-v0; "real": ProcgenReal-v0
-    steps: int = 100_000
-    num_envs: int = 16
-    actions: str = "full"
-    adapter: Path | None = None  # sim only; default: the shipped one
-    world_model: Path | None = None
-    denoising_steps: int = 3
-    eval_every: int = 10_000
-    eval_levels: int = 16  # test levels 0..eval_levels-1, one episode each
-    eval_max_steps: int | None = None  # per evaluation episode; default Procgen's limit for the game
-    # PPO, as Procgen's baselines use it (fewer steps per rollout: a CPU-sized batch).
-    n_steps: int = 128
-    batch_size: int = 256
-    n_epochs: int = 3
-    learning_rate: float = 5e-4
-    gamma: float = 0.999
-    gae_lambda: float = 0.95
-    ent_coef: float = 0.01
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        check_game(self.game)
-        if self.where not in ("sim", "real"):
-            raise ValueError(f"where must be 'sim' or 'real', got {self.where!r}")
 
 
 def training_env(config: AgentConfig) -> SameStepVecEnv:

@@ -1,7 +1,8 @@
 """What each evaluation is told: one dataclass per evaluation, the only declaration of its options.
 
-`adaworld eval-wm` and `benchmarks/wm_eval.py` are both built from `WmEvalConfig` (`config_cli`), so this module
-stays free of torch: the CLI imports it to list its options.
+`adaworld eval-lam` / `benchmarks/lam_eval.py` are built from `LamEvalConfig`, `adaworld eval-wm` /
+`benchmarks/wm_eval.py` from `WmEvalConfig` (`config_cli`), so this module stays free of torch: the CLI imports it
+to list its options.
 """
 
 from __future__ import annotations
@@ -10,6 +11,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
+
+
+def all_games(games: list[str]) -> list[str]:
+    """["all"] means the 16 Procgen games."""
+    return list(PROCGEN_GAMES) if games == ["all"] else games
+
+
+@dataclass
+class LamEvalConfig:
+    """Evaluate latent actions on test levels: probes, cross-game transfer, delta-PSNR, a t-SNE map."""
+
+    model: Path  # exported latent action model folder (e.g. runs/lam-cpu/model)
+    out: Path = Path("results/lam_eval")  # folder for lam_eval.json, lam_eval.md and lam_map.png
+    games: list[str] = field(default_factory=lambda: ["all"])  # Procgen games; "all": the 16
+    # Test-level transitions per game. About a third are moves + no-op and half of those are probe test data: at
+    # 600 the 16 games had 26-114 visible test moves each (62 in maze: a standard error of ~5 points).
+    pairs_per_game: int = 2400
+    ks: list[int] = field(default_factory=lambda: [4, 8, 12])  # sizes of the k-means control options
+    # Random subset of the pairs for reconstruction and delta-PSNR (each costs 8 decodes).
+    controllability_pairs: int = 2048
+    seed: int = 0  # seeds the test levels, the actions and the probes
+
+    def __post_init__(self) -> None:
+        self.games = all_games(self.games)
+        if self.pairs_per_game < 20:
+            raise ValueError(f"pairs_per_game must be at least 20, got {self.pairs_per_game}")
+        if not self.ks or min(self.ks) < 2:
+            raise ValueError(f"ks must be k-means sizes of at least 2, got {self.ks}")
+        if self.controllability_pairs < 1:
+            raise ValueError(f"controllability_pairs must be at least 1, got {self.controllability_pairs}")
 
 
 @dataclass
@@ -33,8 +64,7 @@ class WmEvalConfig:
     judge_cache: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.games == ["all"]:
-            self.games = list(PROCGEN_GAMES)
+        self.games = all_games(self.games)
         malformed = [item for item in self.model if not item.partition("=")[1] or not item.partition("=")[0]]
         if malformed or not self.model:
             raise ValueError(f"model takes NAME=FOLDER, got {malformed or self.model}")

@@ -23,7 +23,8 @@ import torch
 from adaworld_gym.data.policies import UniformRandomPolicy
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
 from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES, TEST_LEVELS
-from adaworld_gym.io import save_figure
+from adaworld_gym.evaluation.configs import LamEvalConfig
+from adaworld_gym.io import save_figure, write_json
 from adaworld_gym.models.latent_action import LatentActionModel, control_options
 
 MOVES_NOOP = (1, 3, 5, 7, 4)  # LEFT, DOWN, UP, RIGHT, NOOP in Procgen's 15 combos
@@ -303,14 +304,13 @@ def markdown_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_lam_report(model_dir: Path, games: list[str], out: Path, per_game: int = 2400,
-                     ks: tuple[int, ...] = (4, 8, 12), seed: int = 0, controllability_pairs: int = 2048
-                     ) -> dict[str, Any]:
-    """Evaluate an exported model and write `lam_eval.json`, `lam_eval.md` and `lam_map.png` into `out`."""
-    model = LatentActionModel.from_pretrained(model_dir)
-    report = evaluate_lam(model, games, per_game, ks, seed, out / "lam_map.png", controllability_pairs)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lam_eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "lam_eval.md").write_text(f"Model: `{model_dir}` ({json.dumps(report['model'])})\n"
+def write_lam_report(config: LamEvalConfig) -> dict[str, Any]:
+    """Evaluate the model `config` names; write `lam_eval.json`, `lam_eval.md` and `lam_map.png` to its out."""
+    model = LatentActionModel.from_pretrained(config.model)
+    out = Path(config.out)
+    report = evaluate_lam(model, config.games, config.pairs_per_game, tuple(config.ks), config.seed,
+                          out / "lam_map.png", config.controllability_pairs)
+    write_json(out / "lam_eval.json", report)
+    (out / "lam_eval.md").write_text(f"Model: `{config.model}` ({json.dumps(report['model'])})\n"
                                      f"Settings: {json.dumps(report['settings'])}\n\n{markdown_summary(report)}\n")
     return report

@@ -161,6 +161,10 @@ class WmTrainConfig(TrainerConfig):
     # With branches: the last d context frames (d uniform in 0..unroll per batch) are the model's own one-pass
     # predictions from the frames before them, so it learns to continue from the memory it makes in a rollout.
     unroll: int = 0
+    # Start from the denoiser of this exported world model (its denoiser config must be this run's), e.g. fp16
+    # weights committed by an earlier session; the optimizer and schedule start afresh. A run folder with a
+    # training state resumes from that instead.
+    init_from: Path | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

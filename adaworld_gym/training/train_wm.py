@@ -19,11 +19,13 @@ from adaworld_gym.data.clips import clip_loader
 from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.change_weights import branch_weights, change_weights
 from adaworld_gym.models.conditions import make_condition
-from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
+from adaworld_gym.models.checkpoint import CheckpointError, load_checkpoint
+from adaworld_gym.models.diffusion.denoiser import Denoiser, DenoiserConfig, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
 from adaworld_gym.models.frame_autoencoder import preset as autoencoder_preset
 from adaworld_gym.models.latent_action import frames_to_float
+from adaworld_gym.models.world_model import CHECKPOINT_KIND as WORLD_MODEL_KIND
 from adaworld_gym.models.world_model import WorldModel, channels_last, hint_function
 from adaworld_gym.training.configs import FOLD_HALVINGS, WmTrainConfig
 from adaworld_gym.training.loop import config_record, image_grid, train
@@ -175,6 +177,18 @@ PIXEL_SPACE_DENOISER = dict(predict_change=True, sigma_data=0.1, train_log_sigma
                             sigma_min=0.002, sigma_max=1.0, memory_noise_max=0.2, scale_shift=True)
 
 
+def init_denoiser(denoiser: Denoiser, folder: Path) -> None:
+    """Load the denoiser weights of the exported world model in `folder`; its config must equal `denoiser`'s."""
+    saved, state, _ = load_checkpoint(folder, WORLD_MODEL_KIND)
+    saved = DenoiserConfig(**saved)
+    if saved != denoiser.config:
+        differ = {k: (v, getattr(denoiser.config, k)) for k, v in vars(saved).items()
+                  if getattr(denoiser.config, k) != v}
+        raise CheckpointError(f"{folder}: a denoiser made for other settings "
+                              f"({', '.join(f'{k}: saved {a!r}, this run {b!r}' for k, (a, b) in differ.items())})")
+    denoiser.load_state_dict(state)
+
+
 def frame_autoencoder(config: WmTrainConfig) -> FrameAutoencoder:
     """The trained autoencoder the config names, or the lossless pixel fold for `pixel_space`."""
     if config.pixel_space:
@@ -215,6 +229,9 @@ def train_wm(config: WmTrainConfig, progress: bool = True) -> Path:
                             config.condition_sample, config.unroll)
     else:
         task = WmTask(autoencoder, condition, model_config.memory, config.change_weight, config.condition_sample)
-    denoiser = Denoiser(model_config).to(memory_format=torch.channels_last)
+    denoiser = Denoiser(model_config)
+    if config.init_from is not None:
+        init_denoiser(denoiser, config.init_from)
+    denoiser = denoiser.to(memory_format=torch.channels_last)
     return train(task, denoiser, loader_at, config, config_record(config, model=model_config),
                  progress)
