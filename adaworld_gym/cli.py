@@ -32,13 +32,6 @@ SIDE_BY_SIDE_GAME_OPTION = typer.Option(None, help="Procgen game (default: the a
                                         "an adapter made by adapt --env, which names its environment.")
 
 
-def _parse_games(games: str, source: str = "procgen") -> list[str]:
-    """'all' (the 16 Procgen games) or a comma-separated list."""
-    if games == "all" and source == "procgen":
-        return list(PROCGEN_GAMES)
-    return [g.strip() for g in games.split(",") if g.strip()]
-
-
 @app.command()
 def games() -> None:
     """List the Procgen games and the action subsets."""
@@ -76,41 +69,17 @@ def demo(game: str = typer.Option("coinrun", help="Procgen game."),
                f"policy {policy})\nwrote {video} and {sheet}")
 
 
-@app.command("collect")
-def collect_command(
-        out: Path = typer.Option(..., help="Dataset folder (created, or continued if it exists)."),
-        games: str = typer.Option("all", help="Comma-separated games, or 'all' (all 16 Procgen games)."),
-        source: str = typer.Option("procgen", help="procgen, atari (names like Pong,Breakout) or vizdoom (scenarios "
-                                   "like basic,my_way_home and Freedoom maps like freedoom1_e1m1; pip install -e "
-                                   ".[doom])."),
-        frames_per_game: int = typer.Option(10_000, min=1, help="Steps of complete episodes per game."),
-        per_action: Optional[int] = typer.Option(None, min=1, help="Few-shot mode: exactly N steps per action "
-                                           "(policy random or held)."),
-        num_envs: int = typer.Option(16, min=1, help="Environments stepped together."),
-        policy: str = typer.Option("held", help="random, held (random actions held 1..max-hold steps) or sb3."),
-        max_hold: int = typer.Option(16, min=1, help="Longest hold of the 'held' policy."),
-        agent_path: Optional[Path] = typer.Option(None, "--agent", help="For policy sb3: the agent/ folder that "
-                                                   "`adaworld train-agent` writes."),
-        split: str = typer.Option("train", help="train (levels 1000-9999), test (levels 0-999), or custom."),
-        start_level: int = typer.Option(0, min=0, help="First level, with --split custom."),
-        num_levels: int = typer.Option(0, min=0, help="Number of levels, with --split custom (0 = unbounded)."),
-        distribution_mode: str = typer.Option("hard", help="Procgen distribution mode."),
-        actions: str = typer.Option("full", help="Procgen action subset: full, moves, moves_noop."),
-        seed: int = typer.Option(0, help="Seed of levels and policy."),
-) -> None:
-    """Collect episodes (frames, actions, rewards, ends, game, level) into a dataset folder."""
-    names = _parse_games(games, source)
-    agent = None
-    if agent_path is not None:
+def _collect(config: CollectConfig) -> None:
+    agent_policy = None
+    if config.agent is not None:
         from adaworld_gym.agents.sb3_policy import SB3Policy  # stable-baselines3 loads only when an agent is given
 
-        agent = partial(SB3Policy, agent_path)
-    config = CollectConfig(out=out, games=names, source=source, frames_per_game=frames_per_game,
-                           per_action=per_action, num_envs=num_envs, policy=policy, max_hold=max_hold,
-                           agent=agent, split=None if split == "custom" else split, start_level=start_level,
-                           num_levels=num_levels, distribution_mode=distribution_mode, actions=actions, seed=seed)
-    store = collect(config)
+        agent_policy = partial(SB3Policy, config.agent)
+    store = collect(config, agent_policy=agent_policy)
     typer.echo(f"{store.root}: {len(store.episode_paths())} episodes, {store.num_steps()} steps")
+
+
+app.command("collect")(config_command(CollectConfig, _collect))
 
 
 @app.command("ingest-videos")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
+from rich.markup import escape
 
 SCALARS = (bool, int, float, str, Path)
 
@@ -56,6 +57,11 @@ def field_docs(config_type: type) -> dict[str, str]:
                 doc = " ".join(above + after)
                 docs[name] = f"{_sentence(docs[name])} {doc}" if name in docs else doc
     return docs
+
+
+def _plain(text: str | None) -> str | None:
+    """Help text as written: typer renders help as rich markup, where "[doom]" would be a tag."""
+    return None if text is None else escape(text)
 
 
 def _sentence(text: str) -> str:
@@ -137,7 +143,7 @@ def config_command(config_type: type, run: Callable[[Any], None], *, help: str |
     docs = field_docs(config_type)
     parameters = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option.annotation,
-                          default=typer.Option(option.default, option.flag, help=docs.get(name),
+                          default=typer.Option(option.default, option.flag, help=_plain(docs.get(name)),
                                                show_default=option.shown, metavar=option.metavar))
         for name, option in options.items()]
 

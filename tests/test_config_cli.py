@@ -16,13 +16,15 @@ from typer.testing import CliRunner
 from adaworld_gym.agents.configs import AgentConfig
 from adaworld_gym.cli import app
 from adaworld_gym.config_cli import config_command, field_docs
+from adaworld_gym.data.collect import CollectConfig
 from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.evaluation.configs import LamEvalConfig, WmEvalConfig
 from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_COMMANDS = {"train-lam": LamTrainConfig, "train-ae": AeTrainConfig, "train-wm": WmTrainConfig,
-                   "eval-lam": LamEvalConfig, "eval-wm": WmEvalConfig, "train-agent": AgentConfig}
+                   "eval-lam": LamEvalConfig, "eval-wm": WmEvalConfig, "train-agent": AgentConfig,
+                   "collect": CollectConfig}
 
 
 def options_of(command) -> dict[str, str]:

@@ -79,7 +79,7 @@ def test_resume_with_other_settings_is_refused(procgen_dataset):
 
 
 def test_few_shot_collects_exactly_n_per_action_from_given_levels(tmp_path):
-    config = CollectConfig(out=tmp_path / "fs", games=["maze"], per_action=25, actions="moves", split=None,
+    config = CollectConfig(out=tmp_path / "fs", games=["maze"], per_action=25, actions="moves", split="custom",
                            start_level=7, num_levels=3)
     store = collect(config, progress=False)
     episodes = [read_episode(p) for p in store.episode_paths()]
@@ -132,16 +132,18 @@ def test_sb3_policy_drives_collection(tmp_path):
         assert torch.equal(policy.state_dict()[name], tensor), name
     assert np.array_equal(policy.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
     agent = partial(SB3Policy, tmp_path / "agent")
-    store = collect(CollectConfig(out=tmp_path / "d", games=["coinrun"], actions="moves", policy="sb3", agent=agent,
-                                  frames_per_game=50, num_envs=2), progress=False)
+    store = collect(CollectConfig(out=tmp_path / "d", games=["coinrun"], actions="moves", policy="sb3",
+                                  agent=tmp_path / "agent", frames_per_game=50, num_envs=2), progress=False,
+                    agent_policy=agent)
     assert store.num_steps() >= 50
     with pytest.raises(ValueError, match="the policy has 4 actions"):
-        collect(CollectConfig(out=tmp_path / "e", games=["coinrun"], policy="sb3", agent=agent, frames_per_game=10),
-                progress=False)
+        collect(CollectConfig(out=tmp_path / "e", games=["coinrun"], policy="sb3", agent=tmp_path / "agent",
+                              frames_per_game=10), progress=False, agent_policy=agent)
     model.save(tmp_path / "agent.zip")
     with pytest.raises(ValueError, match="not loaded \\(pickle\\)"):
         collect(CollectConfig(out=tmp_path / "f", games=["coinrun"], actions="moves", policy="sb3",
-                              agent=partial(SB3Policy, tmp_path / "agent.zip"), frames_per_game=10), progress=False)
+                              agent=tmp_path / "agent.zip", frames_per_game=10), progress=False,
+                agent_policy=partial(SB3Policy, tmp_path / "agent.zip"))
 
 
 def test_video_folder_ingest(tmp_path):

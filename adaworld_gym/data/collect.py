@@ -12,34 +12,54 @@ from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, open_
 from adaworld_gym.data.policies import AgentPolicy, BehaviourPolicy, QuotaRandomPolicy, make_policy
 from adaworld_gym.data.sources import (DOOM_MAPS, check_games, doom_game, list_videos, make_frame_source,
                                       read_video)
-from adaworld_gym.envs.procgen_games import split_levels
+from adaworld_gym.envs.procgen_games import PROCGEN_GAMES, split_levels
+
+
+SPLITS = ("train", "test", "custom")
 
 
 @dataclass
 class CollectConfig:
-    """What to collect. `frames_per_game` counts environment steps of complete episodes; `per_action`, if
-    set, switches to few-shot mode: exactly that many steps of each action, with one environment, drawn
-    uniformly ('random') or held for 1..max_hold steps ('held', as the live training stream and test clips)."""
+    """Collect episodes (frames, actions, rewards, ends, game, level) into a dataset folder."""
 
-    out: Path
+    out: Path  # dataset folder (created, or continued if it exists)
+    # Games: Procgen names ("all": the 16), Atari names like Pong,Breakout, or ViZDoom scenarios like
+    # basic,my_way_home and Freedoom maps like freedoom1_e1m1 (pip install -e .[doom]).
     games: list[str]
-    source: str = "procgen"
-    frames_per_game: int = 10_000
+    source: str = "procgen"  # procgen, atari or vizdoom
+    frames_per_game: int = 10_000  # environment steps of complete episodes per game
+    # Few-shot mode: exactly this many steps of each action, with one environment (policy random or held).
     per_action: int | None = None
-    num_envs: int = 16
-    policy: str = "held"
-    max_hold: int = 16
-    agent: AgentPolicy | None = None  # for policy "sb3"
-    split: str | None = "train"  # or None to use start_level / num_levels
-    start_level: int = 0
-    num_levels: int = 0
-    distribution_mode: str = "hard"
-    actions: str = "full"
-    resolution: int = 64
-    seed: int = 0
+    num_envs: int = 16  # environments stepped together
+    policy: str = "held"  # random, held (random actions held 1..max_hold steps) or sb3 (a trained agent)
+    max_hold: int = 16  # longest hold of the held policy
+    agent: Path | None = None  # policy sb3: the agent/ folder `adaworld train-agent` writes
+    split: str = "train"  # train (levels 1000-9999), test (levels 0-999), or custom (start_level, num_levels)
+    start_level: int = 0  # first level, with split custom
+    num_levels: int = 0  # number of levels, with split custom (0: unbounded)
+    distribution_mode: str = "hard"  # Procgen distribution mode
+    actions: str = "full"  # Procgen action subset: full, moves, moves_noop
+    resolution: int = 64  # frames are resized to resolution x resolution
+    seed: int = 0  # seeds the levels and the policy
+
+    def __post_init__(self) -> None:
+        if self.games == ["all"] and self.source == "procgen":
+            self.games = list(PROCGEN_GAMES)
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
+        if self.per_action and self.policy not in ("random", "held"):
+            raise ValueError(f"few-shot collection (per_action) draws random actions to fill each action's quota: "
+                             f"policy must be 'random' or 'held', got {self.policy!r}")
+        if self.policy == "sb3" and self.agent is None:
+            raise ValueError("policy 'sb3' needs the agent folder written by `adaworld train-agent` (agent)")
+        for name in ("frames_per_game", "num_envs", "max_hold", "resolution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.per_action is not None and self.per_action < 1:
+            raise ValueError(f"per_action must be at least 1, got {self.per_action}")
 
     def levels(self) -> tuple[int, int]:
-        return split_levels(self.split) if self.split else (self.start_level, self.num_levels)
+        return (self.start_level, self.num_levels) if self.split == "custom" else split_levels(self.split)
 
     def dataset_info(self, games: list[str], num_actions: dict[str, int]) -> DatasetInfo:
         procgen = self.source == "procgen"
@@ -80,7 +100,7 @@ def _levels(info: dict, num_envs: int) -> np.ndarray:
 
 
 def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_index: int, env_game: str,
-                  bar: tqdm) -> None:
+                  bar: tqdm, agent_policy: AgentPolicy | None) -> None:
     done_steps = store.num_steps(game)
     done_episodes = len(store.episode_paths(game))
     num_envs = 1 if config.per_action else config.num_envs
@@ -103,7 +123,7 @@ def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_in
             raise ValueError(f"{store.root}: holds more than {config.per_action} steps of some action of {game}")
     else:
         policy = make_policy(config.policy, num_actions, num_envs, seed, max_hold=config.max_hold,
-                             agent=config.agent)
+                             agent=agent_policy)
     renders_final_frame = getattr(env, "renders_final_frame", True)
 
     def finished() -> bool:
@@ -135,13 +155,14 @@ def _collect_game(store: EpisodeStore, config: CollectConfig, game: str, game_in
     env.close()
 
 
-def collect(config: CollectConfig, progress: bool = True) -> EpisodeStore:
-    """Collect (or continue collecting) `config.games` into `config.out`; returns the dataset."""
+def collect(config: CollectConfig, progress: bool = True, agent_policy: AgentPolicy | None = None) -> EpisodeStore:
+    """Collect (or continue collecting) `config.games` into `config.out`; returns the dataset. With policy sb3,
+    `agent_policy` is the agent of `config.agent` (e.g. `partial(SB3Policy, config.agent)` from `agents`, which sit
+    above data)."""
+    if config.policy == "sb3" and agent_policy is None:
+        raise ValueError(f"policy 'sb3': pass the policy of the agent {config.agent} as agent_policy")
     if config.source == "video":
         raise ValueError("video folders are ingested with ingest_videos(), not collect()")
-    if config.per_action and config.policy not in ("random", "held"):
-        raise ValueError(f"few-shot collection (per_action) draws random actions to fill each action's quota: "
-                         f"policy must be 'random' or 'held', got {config.policy!r}")
     games = check_games(config.source, config.games)
     maps = [DOOM_MAPS[g] for g in map(doom_game, config.games) if g in DOOM_MAPS] if config.source == "vizdoom" else []
     if config.per_action and maps:
@@ -160,7 +181,7 @@ def collect(config: CollectConfig, progress: bool = True) -> EpisodeStore:
               initial=sum(store.num_steps(g) for g in games)) as bar:
         for index, (name, env_game) in enumerate(zip(games, config.games)):
             bar.set_postfix(game=name)
-            _collect_game(store, config, name, index, env_game, bar)
+            _collect_game(store, config, name, index, env_game, bar, agent_policy)
     return store
 
 
