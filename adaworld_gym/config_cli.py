@@ -9,6 +9,8 @@ lines right above it and the one after it). The command builds `Config(**options
 - `list[str]`, `list[Path]`, `list[int]`, `list[float]` (or `| None`): comma-separated, and the option may be
   repeated;
 - `dict[str, Any]`: a JSON object.
+
+`check_at_least(config, {"steps": 1, ...})` is the range check the configs share.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ import typer
 from rich.markup import escape
 
 SCALARS = (bool, int, float, str, Path)
+
+
+def check_at_least(config: Any, minimums: dict[str, float]) -> None:
+    """A ValueError naming the first field of `config` below its minimum (None counts as unset)."""
+    for name, least in minimums.items():
+        value = getattr(config, name)
+        if value is not None and value < least:
+            raise ValueError(f"{name} must be at least {least}, got {value}")
 
 
 def field_docs(config_type: type) -> dict[str, str]:

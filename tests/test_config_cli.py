@@ -108,3 +108,6 @@ def test_all_means_the_sixteen_games_and_eval_wm_checks_its_models():
         WmEvalConfig(model=["x"])
     with pytest.raises(ValueError, match="baseline 'c' is not one of the models"):
         WmEvalConfig(model=["a=x"], baseline="c")
+    assert CollectConfig(out=Path("x"), games=["all"]).per_action is None  # an unset minimum is not checked
+    with pytest.raises(ValueError, match="per_action must be at least 1, got 0"):
+        CollectConfig(out=Path("x"), games=["maze"], per_action=0)

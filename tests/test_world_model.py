@@ -294,7 +294,7 @@ def test_autoencoder_and_world_model_trainers(tmp_path):
     fresh = Denoiser(resumed.denoiser.config)
     init_denoiser(fresh, tmp_path / "wm" / "model")
     assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), resumed.denoiser.state_dict().values()))
-    with pytest.raises(CheckpointError, match=r"widths: saved \(16, 32\), this run \(16, 32, 64\)"):
+    with pytest.raises(CheckpointError, match=r"widths: checkpoint has \(16, 32\), expected \(16, 32, 64\)"):
         init_denoiser(Denoiser(dataclasses.replace(resumed.denoiser.config, widths=(16, 32, 64))),
                       tmp_path / "wm" / "model")
     continued = dataclasses.replace(config, out=tmp_path / "wm-continued", init_from=tmp_path / "wm" / "model", steps=1)

@@ -32,7 +32,7 @@ from adaworld_gym.data.branches import branch_loader
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
 from adaworld_gym.evaluation.controllability import (GAMES, contact_rows, controllability, pooled, real_branches,
-                                                     _rollout_moves)
+                                                     rollout_moves)
 from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.conditions import NoCondition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset
@@ -93,7 +93,7 @@ def score(world: WorldModel, games: list[str], states: int, sampler: SamplerConf
         branches = real_branches(game, states, memory=world.memory, hold=8, seed=0)
         n, hold = branches.context.shape[0], branches.outcomes.shape[2]
         one_hots = F.one_hot(moves, NUM_ACTIONS).float()  # (4, 15)
-        imagined = _rollout_moves(world, branches, one_hots[None, :, None].expand(n, -1, hold, -1), sampler, 0)
+        imagined = rollout_moves(world, branches, one_hots[None, :, None].expand(n, -1, hold, -1), sampler, 0)
         per_game[game] = controllability(branches, imagined)
         rows.append(contact_rows(branches, imagined, hold=3, rows=2))
         print(game, {h: f"{s['accuracy']:.0%} ({s['scored']})" for h, s in per_game[game].items()}, flush=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
-from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, MOVES, _rollout_moves, controllability, pooled,
-                                                     real_branches, world_model_predictor)
+from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, MOVES, controllability, pooled, real_branches,
+                                                     rollout_moves, world_model_predictor)
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
 
@@ -74,7 +74,7 @@ def main() -> None:
             branches, world_model_predictor(world, args.seed, sampler)(branches))
         for k in args.k:
             conditions = state_conditions(branches.context[:, -1], starts, moves, latents, k, hold)
-            imagined = _rollout_moves(world, branches, conditions, sampler, args.seed)
+            imagined = rollout_moves(world, branches, conditions, sampler, args.seed)
             rows.setdefault(f"k={k or 'all'}", {})[game] = controllability(branches, imagined)
         print(game, {row: f"{scores[game]['3']['accuracy']:.0%}" for row, scores in rows.items()}, flush=True)
     lines = ["| row | H=1 | H=3 | H=8 | " + " | ".join(GAMES) + " (H=3) |", "|---" * (4 + len(GAMES)) + "|"]

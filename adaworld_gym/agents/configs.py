@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adaworld_gym.config_cli import check_at_least
 from adaworld_gym.envs.procgen_games import check_game, resolve_actions
 
 
@@ -47,7 +48,5 @@ class AgentConfig:
         if self.where not in ("sim", "real"):
             raise ValueError(f"where (--in) must be 'sim' or 'real', got {self.where!r}")
         resolve_actions(self.actions)
-        for name in ("steps", "num_envs", "eval_every", "eval_levels", "n_steps", "batch_size", "n_epochs",
-                     "denoising_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_at_least(self, dict.fromkeys(("steps", "num_envs", "eval_every", "eval_levels", "n_steps", "batch_size",
+                                            "n_epochs", "denoising_steps"), 1))

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from adaworld_gym.config_cli import check_at_least
 from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, open_episode, read_episode_header
 from adaworld_gym.data.policies import AgentPolicy, BehaviourPolicy, QuotaRandomPolicy, make_policy
 from adaworld_gym.data.sources import (DOOM_MAPS, check_games, doom_game, list_videos, make_frame_source,
                                       read_video)
-from adaworld_gym.envs.procgen_games import PROCGEN_GAMES, split_levels
+from adaworld_gym.envs.procgen_games import resolve_games, split_levels
 
 
 SPLITS = ("train", "test", "custom")
@@ -43,8 +44,8 @@ class CollectConfig:
     seed: int = 0  # seeds the levels and the policy
 
     def __post_init__(self) -> None:
-        if self.games == ["all"] and self.source == "procgen":
-            self.games = list(PROCGEN_GAMES)
+        if self.source == "procgen":
+            self.games = resolve_games(self.games)
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
         if self.per_action and self.policy not in ("random", "held"):
@@ -52,11 +53,7 @@ class CollectConfig:
                              f"policy must be 'random' or 'held', got {self.policy!r}")
         if self.policy == "sb3" and self.agent is None:
             raise ValueError("policy 'sb3' needs the agent folder written by `adaworld train-agent` (agent)")
-        for name in ("frames_per_game", "num_envs", "max_hold", "resolution"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.per_action is not None and self.per_action < 1:
-            raise ValueError(f"per_action must be at least 1, got {self.per_action}")
+        check_at_least(self, dict.fromkeys(("frames_per_game", "num_envs", "max_hold", "resolution", "per_action"), 1))
 
     def levels(self) -> tuple[int, int]:
         return (self.start_level, self.num_levels) if self.split == "custom" else split_levels(self.split)

@@ -41,6 +41,11 @@ def check_game(game: str) -> str:
     return game
 
 
+def resolve_games(games: list[str]) -> list[str]:
+    """["all"] is the 16 Procgen games; any other list is returned as it is."""
+    return list(PROCGEN_GAMES) if games == ["all"] else games
+
+
 def resolve_actions(actions: str | Sequence[int]) -> tuple[int, ...]:
     """Map a subset name ("full", "moves", "moves_noop") or a list of combo indices to combo indices."""
     if isinstance(actions, str):

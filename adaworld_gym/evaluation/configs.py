@@ -10,12 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
-
-
-def all_games(games: list[str]) -> list[str]:
-    """["all"] means the 16 Procgen games."""
-    return list(PROCGEN_GAMES) if games == ["all"] else games
+from adaworld_gym.config_cli import check_at_least
+from adaworld_gym.envs.procgen_games import resolve_games
 
 
 @dataclass
@@ -34,13 +30,10 @@ class LamEvalConfig:
     seed: int = 0  # seeds the test levels, the actions and the probes
 
     def __post_init__(self) -> None:
-        self.games = all_games(self.games)
-        if self.pairs_per_game < 20:
-            raise ValueError(f"pairs_per_game must be at least 20, got {self.pairs_per_game}")
+        self.games = resolve_games(self.games)
+        check_at_least(self, {"pairs_per_game": 20, "controllability_pairs": 1})
         if not self.ks or min(self.ks) < 2:
             raise ValueError(f"ks must be k-means sizes of at least 2, got {self.ks}")
-        if self.controllability_pairs < 1:
-            raise ValueError(f"controllability_pairs must be at least 1, got {self.controllability_pairs}")
 
 
 @dataclass
@@ -64,7 +57,7 @@ class WmEvalConfig:
     judge_cache: Path | None = None
 
     def __post_init__(self) -> None:
-        self.games = all_games(self.games)
+        self.games = resolve_games(self.games)
         malformed = [item for item in self.model if not item.partition("=")[1] or not item.partition("=")[0]]
         if malformed or not self.model:
             raise ValueError(f"model takes NAME=FOLDER, got {malformed or self.model}")
@@ -72,12 +65,8 @@ class WmEvalConfig:
             raise ValueError(f"model names repeat: {self.model}")
         if self.baseline is not None and self.baseline not in self.folders:
             raise ValueError(f"baseline {self.baseline!r} is not one of the models {sorted(self.folders)}")
-        for name, least in (("clips_per_game", 1), ("transfer_per_game", 4), ("long_steps", 0),
-                            ("denoising_steps", 1)):
-            if getattr(self, name) < least:
-                raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
-        if self.guidance_scale < 0 or self.memory_noise < 0:
-            raise ValueError("guidance_scale and memory_noise must be at least 0")
+        check_at_least(self, {"clips_per_game": 1, "transfer_per_game": 4, "long_steps": 0, "denoising_steps": 1,
+                              "guidance_scale": 0, "memory_noise": 0})
 
     @property
     def folders(self) -> dict[str, Path]:

@@ -119,7 +119,7 @@ def lam_decoder_predictor(lam: LatentActionModel) -> Predictor:
     return predict
 
 
-def _rollout_moves(world: WorldModel, branches: Branches, conditions: torch.Tensor, sampler: SamplerConfig | None,
+def rollout_moves(world: WorldModel, branches: Branches, conditions: torch.Tensor, sampler: SamplerConfig | None,
                    seed: int) -> torch.Tensor:
     """Roll out every state's four moves (conditions (N, 4, hold, D)) with the same noise for each move."""
     out = []
@@ -133,7 +133,7 @@ def world_model_predictor(world: WorldModel, seed: int = 0, sampler: SamplerConf
     def predict(branches: Branches) -> torch.Tensor:
         real = _true_transitions(branches)
         conditions = world.label(real.flatten(0, 1)).unflatten(0, (-1, len(MOVES)))
-        return _rollout_moves(world, branches, conditions, sampler, seed)
+        return rollout_moves(world, branches, conditions, sampler, seed)
     return predict
 
 
@@ -148,7 +148,7 @@ def simulator_predictor(simulator: AdaptedSimulator, seed: int = 0, sampler: Sam
         n, hold = branches.context.shape[0], branches.outcomes.shape[2]
         rows = simulator.conditions(np.arange(len(MOVES)))  # (4, D)
         conditions = rows[None, :, None].expand(n, -1, hold, -1)
-        return _rollout_moves(simulator.world, branches, conditions, sampler, seed)
+        return rollout_moves(simulator.world, branches, conditions, sampler, seed)
     return predict
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
+from adaworld_gym.config_cli import check_at_least
+from adaworld_gym.envs.procgen_games import resolve_games
 
 
 STREAM_POLICIES = ("held", "random")
@@ -47,18 +48,14 @@ class TrainerConfig:
     time_limit: float | None = None
 
     def __post_init__(self) -> None:
-        if self.games == ["all"]:
-            self.games = list(PROCGEN_GAMES)
+        self.games = resolve_games(self.games)
         if not self.games:
             raise ValueError("games is empty: name at least one game")
         if self.policy not in STREAM_POLICIES:
             raise ValueError(f"unknown stream policy {self.policy!r}; choose one of {STREAM_POLICIES}")
-        for name in ("steps", "batch_size", "log_every", "save_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "warmup_steps", "weight_decay", "grad_clip", "num_workers", "image_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
+        check_at_least(self, {**dict.fromkeys(("steps", "batch_size", "log_every", "save_every"), 1),
+                              **dict.fromkeys(("lr", "warmup_steps", "weight_decay", "grad_clip", "num_workers",
+                                               "image_every"), 0)})
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.time_limit is not None and self.time_limit <= 0:
@@ -107,8 +104,7 @@ class LamTrainConfig(TrainerConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.label_weight < 0:
-            raise ValueError(f"label_weight must be at least 0, got {self.label_weight}")
+        check_at_least(self, {"label_weight": 0})
 
 
 @dataclass
@@ -187,9 +183,7 @@ class WmTrainConfig(TrainerConfig):
         if not self.branches and (self.contrast != 1.0 or self.branch_weight or self.unroll):
             raise ValueError("--contrast, --branch-weight and --unroll act on counterfactual branches: give "
                              "--branches")
-        for name in ("unroll", "contrast", "branch_weight", "change_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
+        check_at_least(self, dict.fromkeys(("unroll", "contrast", "branch_weight", "change_weight"), 0))
         if self.branches and self.change_weight:
             raise ValueError("with --branches, weigh the cells where the outcomes differ with --branch-weight, "
                              "not --change-weight")

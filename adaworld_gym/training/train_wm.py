@@ -9,6 +9,7 @@ the target, and the denoiser learns to produce the target latent from the memory
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from adaworld_gym.data.clips import clip_loader
 from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.change_weights import branch_weights, change_weights
 from adaworld_gym.models.conditions import make_condition
-from adaworld_gym.models.checkpoint import CheckpointError, load_checkpoint
+from adaworld_gym.models.checkpoint import check_expected, load_checkpoint
 from adaworld_gym.models.diffusion.denoiser import Denoiser, DenoiserConfig, preset
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.frame_autoencoder import FrameAutoencoder
@@ -180,12 +181,7 @@ PIXEL_SPACE_DENOISER = dict(predict_change=True, sigma_data=0.1, train_log_sigma
 def init_denoiser(denoiser: Denoiser, folder: Path) -> None:
     """Load the denoiser weights of the exported world model in `folder`; its config must equal `denoiser`'s."""
     saved, state, _ = load_checkpoint(folder, WORLD_MODEL_KIND)
-    saved = DenoiserConfig(**saved)
-    if saved != denoiser.config:
-        differ = {k: (v, getattr(denoiser.config, k)) for k, v in vars(saved).items()
-                  if getattr(denoiser.config, k) != v}
-        raise CheckpointError(f"{folder}: a denoiser made for other settings "
-                              f"({', '.join(f'{k}: saved {a!r}, this run {b!r}' for k, (a, b) in differ.items())})")
+    check_expected(folder, asdict(DenoiserConfig(**saved)), asdict(denoiser.config))
     denoiser.load_state_dict(state)
 
 
