@@ -389,3 +389,27 @@ def test_action_labels_train_a_head_on_the_latent_and_finetune_keeps_the_weights
     assert after.metadata["finetune_of"] == str(trained)
     old, new = dict(before.named_parameters()), dict(after.named_parameters())
     assert any(not torch.equal(old[n], new[n]) for n in old)  # the encoder and decoder trained on
+
+
+def test_latent_action_model_trains_on_counterfactual_branches_with_their_weights(tmp_path):
+    from adaworld_gym.training.train_lam import LamTrainConfig, pairs_of, train_lam
+
+    model = LatentActionModel(preset("tiny", change_weight=300.0)).eval()
+    pairs = torch.zeros(4, 2, 3, 64, 64, dtype=torch.uint8)
+    pairs[:, 1, :, :4, :4] = 255  # a small change, which the change weights favour
+    changed = model(pairs, kl_scale=0.0).losses
+    given = model(pairs, kl_scale=0.0, weights=torch.ones(4, 1, 64, 64)).losses  # replace the change weights
+    assert changed["loss"] > 10 * changed["mse"] and torch.isclose(given["loss"], given["mse"])
+    batch = {"context": torch.zeros(2, 1, 3, 64, 64, dtype=torch.uint8),
+             "outcomes": torch.arange(8, dtype=torch.uint8).view(2, 4, 1, 1, 1).expand(2, 4, 3, 64, 64)}
+    assert [int(pair[1, 0, 0, 0]) for pair in pairs_of(batch)] == list(range(8))  # group by group, move order
+
+    config = LamTrainConfig(out=tmp_path / "run", preset="tiny", steps=2, batch_size=8, games=["maze", "chaser"],
+                            branches=True, branch_weight=300.0, label_weight=0.1, num_workers=0, log_every=1,
+                            image_every=1)
+    trained = LatentActionModel.from_pretrained(train_lam(config, progress=False))
+    assert trained.metadata["trained_steps"] == 2 and trained.config.action_classes == 15
+    with pytest.raises(ValueError, match="give --branches"):
+        LamTrainConfig(out=tmp_path / "bad", branch_weight=300.0)
+    with pytest.raises(ValueError, match="takes no --datasets"):
+        LamTrainConfig(out=tmp_path / "bad", branches=True, datasets=[tmp_path])

@@ -272,12 +272,14 @@ class LatentActionModel(nn.Module):
         return unpatchify(self.to_pixels(self.decoder_norm(x)), p, r, r)
 
     def forward(self, pairs: torch.Tensor, kl_scale: float = 1.0, encoder_frozen: bool = False,
-                actions: torch.Tensor | None = None, label_weight: float = 0.0) -> LatentActionOutput:
+                actions: torch.Tensor | None = None, label_weight: float = 0.0,
+                weights: torch.Tensor | None = None) -> LatentActionOutput:
         """Training pass on (B, 2, 3, H, W) pairs: sampled latent, prediction of f_t+1 and the loss terms.
         `kl_scale` multiplies beta (a warm-up from 0 keeps the latent from collapsing before it is useful).
         `encoder_frozen`: only the decoder learns, from the deterministic latent it is given in use.
         `actions` (B,) int64, -1 where unknown, with `label_weight` > 0: the action head's cross-entropy on the
-        labelled pairs joins the loss (a model with `action_classes`)."""
+        labelled pairs joins the loss (a model with `action_classes`). `weights` (B, 1, H, W): per-pixel loss
+        weights of mean 1 that replace the change weights (counterfactual branch weights)."""
         with torch.no_grad() if encoder_frozen else contextlib.nullcontext():
             latent, mean, terms = self.encode_pairs(pairs, sample=self.training and not encoder_frozen)
         pairs = frames_to_float(pairs)
@@ -285,7 +287,9 @@ class LatentActionModel(nn.Module):
         error = (prediction - pairs[:, 1]).pow(2)
         mse = error.mean()
         c = self.config.change_weight
-        reconstruction = (error * change_weights(pairs[:, 0], pairs[:, 1], c)).mean() if c else mse
+        if weights is None and c:
+            weights = change_weights(pairs[:, 0], pairs[:, 1], c)
+        reconstruction = (error * weights).mean() if weights is not None else mse
         if self.config.quantizer == "gaussian":
             loss = reconstruction + kl_scale * self.config.beta * terms.pop("kl_penalised")
         else:

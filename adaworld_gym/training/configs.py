@@ -68,7 +68,28 @@ class TrainerConfig:
 
 
 @dataclass
-class LamTrainConfig(TrainerConfig):
+class BranchTrainerConfig(TrainerConfig):
+    """A trainer that can also learn from counterfactual branches (`data.branches`) instead of plain clips."""
+
+    # Train on counterfactual branches of the live stream: from saved states, every action of `branch_actions`
+    # played once. Only the pretraining games' own action spaces are used (to branch), never their labels.
+    branches: bool = False
+    branch_actions: str = "moves"  # with branches: the action subset to branch on
+    # With branches: the pixels (grid cells) where a state's outcomes differ, which the action and not the game
+    # decided, weigh 1 + this much in the loss.
+    branch_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.branches and self.datasets:
+            raise ValueError("--branches plays the live games to branch them; it takes no --datasets")
+        if self.branch_weight and not self.branches:
+            raise ValueError("--branch-weight acts on counterfactual branches: give --branches")
+        check_at_least(self, {"branch_weight": 0})
+
+
+@dataclass
+class LamTrainConfig(BranchTrainerConfig):
     """The latent action autoencoder's training (`adaworld train-lam`)."""
 
     steps: int = 4000
@@ -107,6 +128,7 @@ class LamTrainConfig(TrainerConfig):
         check_at_least(self, {"label_weight": 0})
 
 
+
 @dataclass
 class AeTrainConfig(TrainerConfig):
     """The frame autoencoder's training (`adaworld train-ae`)."""
@@ -121,7 +143,7 @@ class AeTrainConfig(TrainerConfig):
 
 
 @dataclass
-class WmTrainConfig(TrainerConfig):
+class WmTrainConfig(BranchTrainerConfig):
     """The diffusion world model's pretraining on action-free video (`adaworld train-wm`)."""
 
     autoencoder: Path | None = None  # a trained frame autoencoder (adaworld train-ae); not with pixel_space
@@ -145,15 +167,9 @@ class WmTrainConfig(TrainerConfig):
     # Latent cells whose pixels changed between the last memory frame and the target weigh 1 + this much in the
     # diffusion loss (0: the paper's plain loss); the world model's counterpart of the LAM's change weight.
     change_weight: float = 0.0
-    # Train on counterfactual branches of the live stream (`data.branches`): from saved states, every action of
-    # `branch_actions` played once, each outcome labelled by the condition, the group sharing its noise. Only the
-    # pretraining games' own action spaces are used (to branch), never their labels.
-    branches: bool = False
-    branch_actions: str = "moves"  # with branches: the action subset to branch on
     # With branches: the part of the error that differs between a state's outcomes weighs this many times
     # (RESULTS.md: Controllability).
     contrast: float = 1.0
-    branch_weight: float = 0.0  # with branches: the cells where a state's outcomes differ weigh 1 + this much
     # With branches: the last d context frames (d uniform in 0..unroll per batch) are the model's own one-pass
     # predictions from the frames before them, so it learns to continue from the memory it makes in a rollout.
     unroll: int = 0
@@ -178,12 +194,9 @@ class WmTrainConfig(TrainerConfig):
         if derived:
             raise ValueError(f"{sorted(derived)} follow from the autoencoder, the condition and --hint / "
                              "--hint-noise; do not set them in --denoiser")
-        if self.branches and self.datasets:
-            raise ValueError("--branches plays the live games to branch them; it takes no --datasets")
-        if not self.branches and (self.contrast != 1.0 or self.branch_weight or self.unroll):
-            raise ValueError("--contrast, --branch-weight and --unroll act on counterfactual branches: give "
-                             "--branches")
-        check_at_least(self, dict.fromkeys(("unroll", "contrast", "branch_weight", "change_weight"), 0))
+        if not self.branches and (self.contrast != 1.0 or self.unroll):
+            raise ValueError("--contrast and --unroll act on counterfactual branches: give --branches")
+        check_at_least(self, dict.fromkeys(("unroll", "contrast", "change_weight"), 0))
         if self.branches and self.change_weight:
             raise ValueError("with --branches, weigh the cells where the outcomes differ with --branch-weight, "
                              "not --change-weight")

@@ -13,9 +13,12 @@ from typing import Any
 
 import torch
 
+from adaworld_gym.data.branches import branch_loader
 from adaworld_gym.data.clips import clip_loader
 from adaworld_gym.data.episodes import EpisodeStore
-from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES
+from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
+from adaworld_gym.evaluation.metrics import score_hold
+from adaworld_gym.models.change_weights import branch_weights
 from adaworld_gym.models.latent_action import LatentActionModel, frames_to_float, preset
 from adaworld_gym.training.configs import LamTrainConfig
 from adaworld_gym.training.loop import config_record, image_grid, train
@@ -48,20 +51,36 @@ class LamTask:
 
     def losses(self, model, batch, step):
         scale = kl_scale(step, self.config)
-        output = model(batch["frames"][:, :2], kl_scale=scale, encoder_frozen=self.config.decoder_of is not None,
-                       actions=batch["actions"][:, 0], label_weight=self.config.label_weight)
+        if self.config.branches:
+            outcomes = batch["outcomes"]
+            weights = branch_weights(outcomes, self.config.branch_weight) if self.config.branch_weight else None
+            # A branch's label is the Procgen combo it played: its subset's, group by group.
+            combos = torch.tensor(ACTION_SUBSETS[self.config.branch_actions], device=outcomes.device)
+            output = model(pairs_of(batch), kl_scale=scale, encoder_frozen=self.config.decoder_of is not None,
+                           actions=combos.repeat(outcomes.shape[0]), label_weight=self.config.label_weight,
+                           weights=weights)
+        else:
+            output = model(pairs_of(batch), kl_scale=scale, encoder_frozen=self.config.decoder_of is not None,
+                           actions=batch["actions"][:, 0], label_weight=self.config.label_weight)
         return {**output.losses, "kl_scale": torch.tensor(scale)}, output
 
     def diagnostics(self, model, batch, output) -> dict[str, float]:
         # How much worse the prediction gets with another pair's latent: controllability while training.
-        frames = frames_to_float(batch["frames"][:, :2])
+        frames = frames_to_float(pairs_of(batch))
         mse = float(output.losses["mse"])
         wrong = float((model.decode(frames[:, 0], output.latent.roll(1, dims=0)) - frames[:, 1]).pow(2).mean())
-        return {"psnr": -10 * math.log10(max(mse, 1e-10)),
-                "delta_psnr": 10 * math.log10(max(wrong, 1e-10) / max(mse, 1e-10))}
+        scores = {"psnr": -10 * math.log10(max(mse, 1e-10)),
+                  "delta_psnr": 10 * math.log10(max(wrong, 1e-10) / max(mse, 1e-10))}
+        if self.config.branches:  # one-step counterfactual accuracy on the batch's train states
+            outcomes = batch["outcomes"]
+            imagined = (output.prediction * 255).round().to(torch.uint8).unflatten(0, outcomes.shape[:2])
+            score = score_hold(imagined.cpu(), outcomes.cpu(),
+                               torch.ones(outcomes.shape[0], dtype=torch.bool))
+            scores.update(cf_acc=score.accuracy or 0.0, sens=score.sensitivity or 0.0)
+        return scores
 
     def images(self, model, batch, output) -> dict[str, torch.Tensor]:
-        frames = frames_to_float(batch["frames"][:, :2])
+        frames = frames_to_float(pairs_of(batch))
         diff = (output.prediction - frames[:, 1]).abs() * 4
         return {"pairs/f_t,f_t+1,prediction,4x|error|": image_grid([frames[:, 0], frames[:, 1], output.prediction,
                                                                       diff])}
@@ -74,6 +93,16 @@ class LamTask:
             metadata = {**metadata, "finetune_of": str(self.config.finetune_of),
                         "label_weight": self.config.label_weight}
         model.save_pretrained(folder, metadata)
+
+
+def pairs_of(batch: dict) -> torch.Tensor:
+    """The (B, 2, 3, H, W) uint8 frame pairs of a batch of clips, or of branch groups (each outcome after the
+    group's last context frame, group by group)."""
+    if "outcomes" not in batch:
+        return batch["frames"][:, :2]
+    outcomes = batch["outcomes"]
+    last = batch["context"][:, -1].repeat_interleave(outcomes.shape[1], dim=0)
+    return torch.stack([last, outcomes.flatten(0, 1)], dim=1)
 
 
 def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
@@ -90,8 +119,12 @@ def train_lam(config: LamTrainConfig, progress: bool = True) -> Path:
         labels = {"action_classes": NUM_PROCGEN_ACTIONS} if config.label_weight else {}
         model = LatentActionModel(preset(config.preset, **model_options(config), **labels))
     # A resumed run streams new levels, not the same ones again.
-    loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets, config.num_workers,
-                                         config.seed + step, config.policy)
+    if config.branches:
+        loader_at = lambda step: branch_loader(config.games, 1, config.branch_actions, config.batch_size,
+                                               config.num_workers, config.seed + step, config.policy)
+    else:
+        loader_at = lambda step: clip_loader(2, config.batch_size, config.games, config.datasets,
+                                             config.num_workers, config.seed + step, config.policy)
     return train(LamTask(config), model, loader_at, config, config_record(config, model=model.config), progress)
 
 
