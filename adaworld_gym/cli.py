@@ -10,8 +10,8 @@ from typing import Optional
 import numpy as np
 import typer
 
-from adaworld_gym.agents import PLAN_METHODS
-from adaworld_gym.agents.configs import AgentConfig
+from adaworld_gym.adaptation.configs import AdaptConfig
+from adaworld_gym.agents.configs import AgentConfig, PlanBenchConfig
 from adaworld_gym.config_cli import config_command
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
@@ -171,61 +171,29 @@ def transfer_command(
     typer.echo(f"transferred {len(result.conditions)} transitions; wrote {video} and {sheet}")
 
 
-@app.command("adapt")
-def adapt_command(
-        out: Path = typer.Option(..., help="Adapter folder to write."),
-        game: Optional[str] = typer.Option(None, help="Procgen game the few-shot --dataset comes from."),
-        dataset: Optional[Path] = typer.Option(None, help="Few-shot dataset (adaworld collect --per-action N)."),
-        actions: str = typer.Option("full", help="Procgen action subset the data was collected with."),
-        env: Optional[str] = typer.Option(None, help="Or any Gymnasium env id with RGB image observations (or a "
-                                                     "ViZDoom scenario named as in collect: my_way_home): the "
-                                                     "few-shot data is collected from it."),
-        env_kwargs: str = typer.Option("{}", help="JSON keyword arguments for gym.make(--env)."),
-        obs_key: Optional[str] = typer.Option(None, help="With --env and Dict observations: the RGB image entry "
-                                                         "to learn (e.g. screen); the learned env observes it alone."),
-        samples_per_action: int = typer.Option(100, min=1, help="With --env: samples per action (per value of a "
-                                                                "MultiDiscrete dimension, per MultiBinary button "
-                                                                "pressed alone and all released, per Box "
-                                                                "direction)."),
-        world_model: Optional[Path] = typer.Option(None, help="Pretrained world model; default: the shipped one."),
-        finetune_steps: int = typer.Option(800, min=0, help="Fine-tuning steps (0 = averaged latents only)."),
-        no_finetune: bool = typer.Option(False, "--no-finetune", help="Same as --finetune-steps 0."),
-        init: str = typer.Option("average", help="Action map start: average (AdaWorld) or random."),
-        batch_size: int = typer.Option(32, min=1),
-        lr: float = typer.Option(1e-4, min=0.0, help="Denoiser learning rate (the action map gets 10x)."),
-        reward_steps: int = typer.Option(1500, min=0, help="Training steps of the reward / episode-end model."),
-        reward_model_from: Optional[Path] = typer.Option(None, help="Keep the reward / episode-end model of this "
-                                                         "adapter (same game and actions; it does not depend on "
-                                                         "the world model) instead of fitting one (Procgen)."),
-        device: str = typer.Option("auto", help="cpu, cuda or auto."),
-        seed: int = typer.Option(0)) -> None:
-    """Adapt the pretrained world model to real actions from few interactions (+ reward model): a Procgen game
-    from a few-shot dataset, or any Gymnasium pixel environment (--env)."""
+def _adapt(config: AdaptConfig) -> None:
     from adaworld_gym.adaptation.adapt import adapt
     from adaworld_gym.adaptation.env_adapt import adapt_env
     from adaworld_gym.models.world_model import WorldModel
     from adaworld_gym.simulator.loading import resolve_device
     from adaworld_gym.weights import pretrained_path
 
-    if (env is None) == (game is None or dataset is None):
-        raise ValueError("give either --env ENV_ID, or --game and --dataset (a Procgen few-shot dataset)")
-    if env is not None and reward_model_from is not None:
-        raise ValueError("--reward-model-from is for Procgen adapters (--game, --dataset)")
-    if env is None and obs_key is not None:
-        raise ValueError("--obs-key names an image entry of --env's Dict observations; give it with --env")
-    world = WorldModel.from_pretrained(world_model or pretrained_path("wm-cpu"), device=resolve_device(device))
-    steps = 0 if no_finetune else finetune_steps
-    if env is not None:
-        simulator = adapt_env(world, env, json.loads(env_kwargs), samples_per_action, steps, batch_size, lr, init,
-                              reward_steps=reward_steps, seed=seed, obs_key=obs_key)
+    c = config
+    world = WorldModel.from_pretrained(c.world_model or pretrained_path("wm-cpu"), device=resolve_device(c.device))
+    if c.env is not None:
+        simulator = adapt_env(world, c.env, c.env_kwargs, c.samples_per_action, c.finetune_steps, c.batch_size, c.lr,
+                              c.init, reward_steps=c.reward_steps, seed=c.seed, obs_key=c.obs_key)
     else:
-        simulator = adapt(world, dataset, game, actions, finetune_steps=steps, batch_size=batch_size, lr=lr,
-                          init=init, reward_steps=reward_steps, seed=seed, reward_model_from=reward_model_from)
-    recorded = str(world_model.resolve()) if world_model else None  # AdaWorld-v0 loads it from anywhere
-    folder = simulator.save_pretrained(out, {"world_model_folder": recorded},
-                                       finetuned=steps > 0)
+        simulator = adapt(world, c.dataset, c.game, c.actions, finetune_steps=c.finetune_steps,
+                          batch_size=c.batch_size, lr=c.lr, init=c.init, reward_steps=c.reward_steps, seed=c.seed,
+                          reward_model_from=c.reward_model_from)
+    recorded = str(c.world_model.resolve()) if c.world_model else None  # AdaWorld-v0 loads it from anywhere
+    folder = simulator.save_pretrained(c.out, {"world_model_folder": recorded}, finetuned=c.finetune_steps > 0)
     typer.echo(json.dumps(simulator.metadata["reward_model_held_out"]))
-    typer.echo(f"wrote {folder}" + (f"; use it with gym.make('AdaWorld-v0', checkpoint='{folder}')" if env else ""))
+    typer.echo(f"wrote {folder}" + (f"; use it with gym.make('AdaWorld-v0', checkpoint='{folder}')" if c.env else ""))
+
+
+app.command("adapt")(config_command(AdaptConfig, _adapt))
 
 
 @app.command("compare")
@@ -309,46 +277,16 @@ def find_scenes_command(
         typer.echo(f"{game}: {len(scenes)} scenes (solution lengths {lengths})" + (f" -> {folder}" if folder else ""))
 
 
-@app.command("plan-bench")
-def plan_bench_command(
-        scenes: Path = typer.Option(..., help="Folder of scene sets (adaworld find-scenes --out)."),
-        adaworld: Optional[Path] = typer.Option(None, help="AdaWorld world model; default: the shipped one."),
-        agnostic: Optional[Path] = typer.Option(None, help="Action-agnostic world model (needed for that row)."),
-        methods: str = typer.Option(",".join(PLAN_METHODS), help="Comma-separated methods."),
-        scenes_per_game: int = typer.Option(30, min=1),
-        seeds: int = typer.Option(5, min=1),
-        samples_per_action: int = typer.Option(100, min=1),
-        finetune_steps: int = typer.Option(500, min=0),
-        batch_size: int = typer.Option(32, min=1),
-        device: str = typer.Option("cpu"),
-        videos: int = typer.Option(2, min=0, help="Side-by-side mp4s of AdaWorld plans (imagined vs real) to write."),
-        out: Path = typer.Option(Path("results/planning"), help="plan_bench.json (resumable), .md, videos/.")) -> None:
-    """The Procgen planning benchmark: success % per game and method, mean +- standard error over seeds."""
-    from adaworld_gym.agents.plan_bench import PlanBenchConfig, markdown_table, run_plan_bench
-    from adaworld_gym.agents.scenes import load_scenes
-    from adaworld_gym.io import write_json
-    from adaworld_gym.weights import pretrained_path
+def _plan_bench(config: PlanBenchConfig) -> None:
+    from adaworld_gym.agents.plan_bench import markdown_table, plan_bench
 
-    folders = sorted(p.parent for p in scenes.glob("*/scenes.json"))
-    if not folders:
-        raise FileNotFoundError(f"{scenes}: no scene sets (run adaworld find-scenes --out {scenes})")
-    loaded = [load_scenes(f) for f in folders]
-    modes = {settings["distribution_mode"] for _, settings in loaded}
-    if len(modes) != 1:
-        raise ValueError(f"{scenes}: scene sets of different distribution modes {sorted(modes)}")
-    picked = [s for game_scenes, _ in loaded for s in game_scenes[:scenes_per_game]]
-    config = PlanBenchConfig(adaworld or pretrained_path("wm-cpu"), agnostic, tuple(methods.split(",")), seeds,
-                             samples_per_action, finetune_steps, batch_size, device=device)
-    path = out / "plan_bench.json"
-    report = json.loads(path.read_text()) if path.exists() else None
-    report = run_plan_bench(picked, modes.pop(), config, report, lambda r: write_json(path, r), out / "videos",
-                            videos=videos)
-    write_json(path, report)
-    table = markdown_table(report)
-    (out / "plan_bench.md").write_text(table + "\n")
+    report = plan_bench(config)
     reduced = report["settings"]["reduced"]
-    typer.echo(table + ("\nreduced run (below the protocol in: " + ", ".join(reduced) + ")" if reduced
-                        else "\nfull protocol"))
+    typer.echo(markdown_table(report) + ("\nreduced run (below the protocol in: " + ", ".join(reduced) + ")"
+                                         if reduced else "\nfull protocol"))
+
+
+app.command("plan-bench")(config_command(PlanBenchConfig, _plan_bench))
 
 
 def _train_agent(config: AgentConfig) -> None:

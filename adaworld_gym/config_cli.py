@@ -10,6 +10,8 @@ lines right above it and the one after it). The command builds `Config(**options
   repeated;
 - `dict[str, Any]`: a JSON object.
 
+A field with `metadata={"cli": False}` is no option: the command leaves it at its default.
+
 `check_at_least(config, {"steps": 1, ...})` is the range check the configs share.
 """
 
@@ -136,9 +138,15 @@ def _option(item: Field, annotation: Any) -> _Option:
 
 
 def config_options(config_type: type) -> dict[str, _Option]:
-    """The option of every init field of `config_type`, in field order."""
+    """The option of every CLI field of `config_type`, in field order."""
     hints = typing.get_type_hints(config_type)
-    return {item.name: _option(item, hints[item.name]) for item in fields(config_type) if item.init}
+    return {item.name: _option(item, hints[item.name]) for item in cli_fields(config_type)}
+
+
+def cli_fields(config_type: type) -> list[Field]:
+    """The init fields of `config_type` but those whose metadata says `"cli": False` (settings made in code, such
+    as a nested config, which keep their default on the command line)."""
+    return [item for item in fields(config_type) if item.init and item.metadata.get("cli", True)]
 
 
 def config_command(config_type: type, run: Callable[[Any], None], *, help: str | None = None,

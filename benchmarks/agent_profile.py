@@ -98,7 +98,7 @@ def markdown(report: dict) -> str:
 
 
 def main() -> None:
-    from adaworld_gym.agents.planner import CEMConfig
+    from adaworld_gym.agents.configs import CEMConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan-game", default="heist")

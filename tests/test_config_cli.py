@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import Field, dataclass, field
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,10 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from adaworld_gym.agents.configs import AgentConfig
+from adaworld_gym.agents.plan_bench import PlanBenchConfig
 from adaworld_gym.cli import app
-from adaworld_gym.config_cli import config_command, field_docs
+from adaworld_gym.adaptation.configs import AdaptConfig
+from adaworld_gym.config_cli import cli_fields, config_command, field_docs
 from adaworld_gym.data.collect import CollectConfig
 from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.evaluation.configs import LamEvalConfig, WmEvalConfig
@@ -24,7 +26,7 @@ from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrain
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_COMMANDS = {"train-lam": LamTrainConfig, "train-ae": AeTrainConfig, "train-wm": WmTrainConfig,
                    "eval-lam": LamEvalConfig, "eval-wm": WmEvalConfig, "train-agent": AgentConfig,
-                   "collect": CollectConfig}
+                   "collect": CollectConfig, "adapt": AdaptConfig, "plan-bench": PlanBenchConfig}
 
 
 def options_of(command) -> dict[str, str]:
@@ -40,7 +42,7 @@ def flag(item: Field) -> str:
 def test_each_command_takes_exactly_its_config_fields_each_with_help(name):
     command = get_command(app).commands[name]
     options = options_of(command)
-    assert set(options) == {flag(f) for f in fields(CONFIG_COMMANDS[name])}
+    assert set(options) == {flag(f) for f in cli_fields(CONFIG_COMMANDS[name])}
     assert all(options.values()), [option for option, text in options.items() if not text]
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from adaworld_gym.agents.plan_bench import PlanBenchConfig, markdown_table, run_plan_bench
-from adaworld_gym.agents.planner import CEMConfig, OraclePlanner, goal_similarity, run_episode
+from adaworld_gym.agents.configs import CEMConfig, PlanBenchConfig
+from adaworld_gym.agents.plan_bench import markdown_table, run_plan_bench
+from adaworld_gym.agents.planner import OraclePlanner, goal_similarity, run_episode
 from adaworld_gym.agents.scenes import (find_scenes, load_scenes, replays_to_goal, save_scenes, scene_env, search_level,
                                         start_scene)
 from adaworld_gym.models.conditions import make_condition
@@ -64,18 +65,20 @@ def test_plan_bench_runs_every_method(maze_scenes, tmp_path):
         condition = make_condition(kind, LatentActionModel(lam_preset("tiny")))
         WorldModel(FrameAutoencoder(ae_preset("tiny")), Denoiser(denoiser_preset("tiny")),
                    condition).save_pretrained(tmp_path / name)
-    config = PlanBenchConfig(tmp_path / "adaworld", tmp_path / "agnostic", seeds=2, samples_per_action=2,
-                             finetune_steps=2, batch_size=2,
+    config = PlanBenchConfig(tmp_path / "scenes", tmp_path / "adaworld", tmp_path / "agnostic", seeds=2,
+                             samples_per_action=2, finetune_steps=2, batch_size=2,
                              cem=CEMConfig(horizon=3, samples=6, top_k=2, step_limit=4, execute=2, denoising_steps=1))
     report = run_plan_bench(scenes[:1], "hard", config, video_dir=tmp_path / "videos", progress=False)
+    # Where the run read and wrote is no setting of it; the scenes it ran are counted per game.
+    assert not {"out", "videos"} & set(report["settings"]) and report["settings"]["scenes"] == {"maze": 1}
     assert len(report["episodes"]) == 2 * 5 and set(report["summary"]) == set(config.methods)
     assert report["settings"]["reduced"]["seeds"] == {"ran": 2, "protocol": 5}
     assert all(0 <= v["average"]["mean"] <= 100 for v in report["summary"].values())
     assert "| oracle |" in markdown_table(report)
     # A later, smaller run over the same file reports its own methods and seeds only (and replays nothing).
-    again = run_plan_bench(scenes[:1], "hard", replace(config, methods=("random",), seeds=1), report, progress=False)
+    again = run_plan_bench(scenes[:1], "hard", replace(config, methods=["random"], seeds=1), report, progress=False)
     assert set(again["summary"]) == {"random"} and again["summary"]["random"]["average"]["seeds"] == 1
     assert len(again["episodes"]) == 2 * 5
     assert list((tmp_path / "videos").glob("maze_*_adaworld.mp4"))
     with pytest.raises(ValueError, match="needs a pretrained action-agnostic"):
-        PlanBenchConfig(tmp_path / "adaworld")
+        PlanBenchConfig(tmp_path / "scenes", tmp_path / "adaworld")

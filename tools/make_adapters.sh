@@ -20,7 +20,7 @@ for subset in $SUBSETS; do
   for game in ${GAMES//,/ }; do
     # An adapter whose config is in the stage is complete (the config is written last): a rerun resumes.
     [ -f "$STAGE/$game-$subset/config.json" ] && continue
-    adaworld adapt --game "$game" --dataset "data/fewshot-$subset" --actions "$subset" --no-finetune \
+    adaworld adapt --game "$game" --dataset "data/fewshot-$subset" --actions "$subset" --finetune-steps 0 \
         --out "$STAGE/$game-$subset" ${WM:+--world-model "$WM"} \
         ${REWARD_FROM:+--reward-model-from "$REWARD_FROM/$game-$subset"}
   done

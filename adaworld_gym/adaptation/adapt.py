@@ -23,16 +23,13 @@ from tqdm.auto import tqdm
 import gymnasium as gym
 
 from adaworld_gym.adaptation.action_map import ActionMap, action_features, feature_width, make_action_map
+from adaworld_gym.adaptation.configs import ACTION_MAP_INITS, REWARD_STEPS
 from adaworld_gym.adaptation.reward_model import RewardModel, f1_score, precision_recall
 from adaworld_gym.adaptation.simulator import AdaptedSimulator, reward_model_of
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
 from adaworld_gym.envs.procgen_games import resolve_actions
 from adaworld_gym.models.world_model import WorldModel, hint_function
 
-
-# Reward model training steps: on 100k random starpilot steps the held-out reward precision / recall was
-# 0.12 / 0.12 after 400 steps and 0.40 / 0.42 after 1,500 (`benchmarks/reward_model.py --steps`).
-REWARD_STEPS = 1500
 
 
 @dataclass
@@ -101,8 +98,8 @@ def initial_action_map(world: WorldModel, data: FewShotData, space: gym.Space, i
     """The action map started from the conditions (latent actions) of the few-shot transitions: mean rows for
     discrete actions, least-squares button contributions for MultiBinary, a fitted MLP for continuous ones;
     `init="random"` leaves it at its random start."""
-    if init not in ("average", "random"):
-        raise ValueError(f"init must be 'average' or 'random', got {init!r}")
+    if init not in ACTION_MAP_INITS:
+        raise ValueError(f"init must be one of {ACTION_MAP_INITS}, got {init!r}")
     torch.manual_seed(seed)
     action_map = make_action_map(space, world.condition.dim).to(world.device)
     # Action-agnostic: its condition is always zero, nothing to start from; random, as the paper's comparison.
@@ -148,7 +145,7 @@ def finetune(world: WorldModel, action_map: ActionMap, data: FewShotData, steps:
     usable = torch.nonzero(data.observed).flatten()
     if steps and not len(usable):
         raise ValueError("no few-shot transition shows its next frame (every episode ended at its first step): "
-                         "nothing to fine-tune on; collect more steps or use --no-finetune")
+                         "nothing to fine-tune on; collect more steps or use --finetune-steps 0")
     if evaluate is not None and 0 in evaluate_at:
         evaluate(0)
     losses = []

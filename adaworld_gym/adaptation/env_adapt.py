@@ -22,7 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from adaworld_gym.adaptation.action_map import bounded_box, actions_to_tensor, check_action_space
-from adaworld_gym.adaptation.adapt import REWARD_STEPS, FewShotData, adapt_to_data
+from adaworld_gym.adaptation.adapt import FewShotData, adapt_to_data
+from adaworld_gym.adaptation.configs import REWARD_STEPS
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.data.sources import (DOOM_SCENARIOS, DoomEpisodeEnd, doom_action_names, is_vizdoom,
                                        register_vizdoom, resize_frame)

@@ -1,7 +1,8 @@
-"""What an agent's training is told (`adaworld train-agent`): the only declaration of its options.
+"""What an agent's training (`adaworld train-agent`) and the planning benchmark (`adaworld plan-bench`) are told:
+the only declaration of their options.
 
-The command is built from `AgentConfig` (`config_cli`), its help from the comments on the fields, so this
-module stays free of torch and stable-baselines3: the CLI imports it to list its options.
+The commands are built from `AgentConfig` and `PlanBenchConfig` (`config_cli`), their help from the comments on
+the fields, so this module stays free of torch and stable-baselines3: the CLI imports it to list its options.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adaworld_gym.agents import PLAN_METHODS
 from adaworld_gym.config_cli import check_at_least
 from adaworld_gym.envs.procgen_games import check_game, resolve_actions
 
@@ -50,3 +52,44 @@ class AgentConfig:
         resolve_actions(self.actions)
         check_at_least(self, dict.fromkeys(("steps", "num_envs", "eval_every", "eval_levels", "n_steps", "batch_size",
                                             "n_epochs", "denoising_steps"), 1))
+
+
+@dataclass(frozen=True)
+class CEMConfig:
+    """The cross-entropy method planner's settings (`planning-protocol.md`)."""
+
+    horizon: int = 15  # L
+    samples: int = 100  # N sequences per iteration
+    top_k: int = 10
+    iterations: int = 2
+    execute: int = 5  # T actions of the best sequence run in the real game before planning again
+    step_limit: int = 20  # real steps per episode
+    denoising_steps: int = 3
+
+
+@dataclass
+class PlanBenchConfig:
+    """The Procgen planning benchmark: success % per game and method, mean +- standard error over seeds."""
+
+    scenes: Path  # folder of scene sets (adaworld find-scenes --out)
+    adaworld: Path | None = None  # pretrained AdaWorld world model folder; none: the shipped one
+    agnostic: Path | None = None  # pretrained action-agnostic world model folder (needed for that method)
+    methods: list[str] = field(default_factory=lambda: list(PLAN_METHODS))  # planning methods to run
+    scenes_per_game: int = 30  # the first scenes of each game's set
+    seeds: int = 5  # planner seeds per scene and method
+    samples_per_action: int = 100  # few-shot samples per action, from random play on the scene's level
+    finetune_steps: int = 500  # fine-tuning steps of each adapted model
+    batch_size: int = 32  # fine-tuning batch size
+    device: str = "cpu"  # torch device of the world models
+    videos: int = 2  # side-by-side mp4s of AdaWorld plans (real | imagined | goal) to write
+    out: Path = Path("results/planning")  # plan_bench.json (resumable), plan_bench.md, videos/
+    cem: CEMConfig = field(default_factory=CEMConfig, metadata={"cli": False})  # the planner (the protocol's)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.methods) - set(PLAN_METHODS)
+        if unknown:
+            raise ValueError(f"unknown planning methods {sorted(unknown)}; choose from {PLAN_METHODS}")
+        if "action-agnostic" in self.methods and self.agnostic is None:
+            raise ValueError("the action-agnostic method needs a pretrained action-agnostic world model (--agnostic)")
+        check_at_least(self, {"scenes_per_game": 1, "seeds": 1, "samples_per_action": 1, "finetune_steps": 0,
+                              "batch_size": 1, "videos": 0})

@@ -9,7 +9,8 @@ after every episode, so an interrupted run resumes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +20,17 @@ from adaworld_gym.adaptation.adapt import adapt_to_data
 from adaworld_gym.adaptation.env_adapt import collect_few_shot
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.agents import PLAN_METHODS
-from adaworld_gym.agents.planner import CEMConfig, EpisodeResult, OraclePlanner, WorldModelPlanner, run_episode
-from adaworld_gym.agents.scenes import Scene, scene_env, start_scene
+from adaworld_gym.agents.configs import PlanBenchConfig
+from adaworld_gym.agents.planner import EpisodeResult, OraclePlanner, WorldModelPlanner, run_episode
+from adaworld_gym.agents.scenes import Scene, load_scenes, scene_env, start_scene
 from adaworld_gym.envs.procgen_games import resolve_actions
+from adaworld_gym.io import write_json
 from adaworld_gym.models.world_model import WorldModel
 from adaworld_gym.video import write_mp4
+from adaworld_gym.weights import pretrained_path
 
 # The protocol's full settings; a run below any of them is reported as reduced.
 PROTOCOL = {"scenes_per_game": 30, "seeds": 5, "samples_per_action": 100, "finetune_steps": 500, "batch_size": 32}
-
-
-@dataclass
-class PlanBenchConfig:
-    adaworld: Path  # pretrained AdaWorld world model folder
-    agnostic: Path | None = None  # pretrained action-agnostic world model folder (needed for that method)
-    methods: tuple[str, ...] = PLAN_METHODS
-    seeds: int = 5
-    samples_per_action: int = 100
-    finetune_steps: int = 500
-    batch_size: int = 32
-    cem: CEMConfig = field(default_factory=CEMConfig)
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        unknown = set(self.methods) - set(PLAN_METHODS)
-        if unknown:
-            raise ValueError(f"unknown planning methods {sorted(unknown)}; choose from {PLAN_METHODS}")
-        if "action-agnostic" in self.methods and self.agnostic is None:
-            raise ValueError("the action-agnostic method needs a pretrained action-agnostic world model")
 
 
 def adapt_to_scene(folder: Path, scene: Scene, config: PlanBenchConfig, distribution_mode: str, init: str,
@@ -62,8 +46,9 @@ def adapt_to_scene(folder: Path, scene: Scene, config: PlanBenchConfig, distribu
 
 def scene_models(scene: Scene, config: PlanBenchConfig, distribution_mode: str,
                  progress: bool) -> dict[str, AdaptedSimulator]:
-    plans = {"adaworld": (config.adaworld, "average", config.finetune_steps),
-             "adaworld-no-finetune": (config.adaworld, "average", 0),
+    adaworld = config.adaworld or pretrained_path("wm-cpu")
+    plans = {"adaworld": (adaworld, "average", config.finetune_steps),
+             "adaworld-no-finetune": (adaworld, "average", 0),
              "action-agnostic": (config.agnostic, "random", config.finetune_steps)}
     return {name: adapt_to_scene(folder, scene, config, distribution_mode, init, steps, progress)
             for name, (folder, init, steps) in plans.items() if name in config.methods}
@@ -78,17 +63,42 @@ def write_plan_video(planner: WorldModelPlanner, start: np.ndarray, goal: np.nda
     return write_mp4(np.concatenate([result.frames, imagined, goals], axis=2), path, fps=4)
 
 
+def plan_bench(config: PlanBenchConfig, progress: bool = True) -> dict[str, Any]:
+    """`adaworld plan-bench`: the first `scenes_per_game` scenes of every scene set in `config.scenes`, every
+    method and seed, resumed from and saved to `config.out / plan_bench.json` after each episode; also writes
+    `plan_bench.md` (the table) and `videos/`."""
+    folders = sorted(p.parent for p in config.scenes.glob("*/scenes.json"))
+    if not folders:
+        raise FileNotFoundError(f"{config.scenes}: no scene sets (run adaworld find-scenes --out {config.scenes})")
+    loaded = [load_scenes(f) for f in folders]
+    modes = {settings["distribution_mode"] for _, settings in loaded}
+    if len(modes) != 1:
+        raise ValueError(f"{config.scenes}: scene sets of different distribution modes {sorted(modes)}")
+    picked = [s for game_scenes, _ in loaded for s in game_scenes[:config.scenes_per_game]]
+    path = config.out / "plan_bench.json"
+    report = json.loads(path.read_text()) if path.exists() else None
+    report = run_plan_bench(picked, modes.pop(), config, report, lambda r: write_json(path, r), config.out / "videos",
+                            progress=progress)
+    write_json(path, report)
+    (config.out / "plan_bench.md").write_text(markdown_table(report) + "\n")
+    return report
+
+
 def run_plan_bench(scenes: list[Scene], distribution_mode: str, config: PlanBenchConfig,
                    report: dict[str, Any] | None = None, save=None, video_dir: Path | None = None,
-                   videos: int = 2, progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True) -> dict[str, Any]:
+    """Every method and seed of `config` on `scenes`, skipping the episodes `report` already holds; `save(report)`
+    after each episode, the first `config.videos` AdaWorld plans (seed 0) written to `video_dir`."""
     say = print if progress else (lambda *a: None)
+    videos = config.videos
     report = report or {}
     reduced = {k: (getattr(config, k, None), v) for k, v in PROTOCOL.items()
                if k != "scenes_per_game" and getattr(config, k) < v}
     per_game = {g: sum(s.game == g for s in scenes) for g in dict.fromkeys(s.game for s in scenes)}
     if min(per_game.values()) < PROTOCOL["scenes_per_game"]:
         reduced["scenes_per_game"] = (per_game, PROTOCOL["scenes_per_game"])
-    report["settings"] = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+    report["settings"] = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
+                             if k not in ("scenes", "out", "videos")},
                           "distribution_mode": distribution_mode, "scenes": per_game,
                           "reduced": {k: {"ran": a, "protocol": b} for k, (a, b) in reduced.items()}}
     episodes = report.setdefault("episodes", {})

@@ -15,19 +15,9 @@ import numpy as np
 import torch
 
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.agents.configs import CEMConfig
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
-
-
-@dataclass(frozen=True)
-class CEMConfig:
-    horizon: int = 15  # L
-    samples: int = 100  # N sequences per iteration
-    top_k: int = 10
-    iterations: int = 2
-    execute: int = 5  # T actions of the best sequence run in the real game before planning again
-    step_limit: int = 20  # real steps per episode
-    denoising_steps: int = 3
 
 
 class PlanningModel(Protocol):

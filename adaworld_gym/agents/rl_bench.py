@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from adaworld_gym.adaptation.adapt import REWARD_STEPS, adapt
+from adaworld_gym.adaptation.adapt import adapt
+from adaworld_gym.adaptation.configs import REWARD_STEPS
 from adaworld_gym.agents.configs import AgentConfig
 from adaworld_gym.agents.train_agent import real_returns, train_agent
 from adaworld_gym.data import CollectConfig, collect
