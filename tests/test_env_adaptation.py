@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 import adaworld_gym
 from adaworld_gym.adaptation.action_map import MultiBinaryActionMap
-from adaworld_gym.adaptation.env_adapt import HeldRandomActions, adapt_env, few_shot_steps
+from adaworld_gym.adaptation.env_adapt import adapt_env
 from adaworld_gym.cli import app
+from adaworld_gym.data.policies import QuotaRandomPolicy, few_shot_steps
 from adaworld_gym.models.checkpoint import CheckpointError
 from adaworld_gym.models.world_model import WorldModel
 
@@ -169,17 +170,20 @@ def test_unsupported_environments_get_a_clear_error(world_folder):
     assert result.exit_code == 2 and "--obs-key names an image entry of --env's Dict" in result.output
 
 
-def test_held_random_actions_fill_every_discrete_quota_and_cover_a_box():
-    policy = HeldRandomActions(gym.spaces.Discrete(5, start=1), per_action=7, seed=0)
-    drawn = [policy() for _ in range(35)]
+def test_the_quota_policy_fills_every_discrete_quota_and_covers_a_box():
+    policy = QuotaRandomPolicy(gym.spaces.Discrete(5, start=1), per_action=7, seed=0, max_hold=4)
+    drawn = [policy.next() for _ in range(35)]
     assert sorted(set(drawn)) == [1, 2, 3, 4, 5] and all(drawn.count(a) == 7 for a in range(1, 6))
-    buttons = HeldRandomActions(gym.spaces.MultiBinary(3), per_action=6, seed=0)
-    pressed = [tuple(buttons()) for _ in range(few_shot_steps(gym.spaces.MultiBinary(3), 6))]
+    assert policy.done
+    with pytest.raises(RuntimeError, match="has had its 7 steps"):
+        policy.next()
+    buttons = QuotaRandomPolicy(gym.spaces.MultiBinary(3), per_action=6, seed=0, max_hold=4)
+    pressed = [tuple(buttons.next()) for _ in range(few_shot_steps(gym.spaces.MultiBinary(3), 6))]
     # N steps with each button pressed alone and N with all released.
     assert sorted(set(pressed)) == [(0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0)]
     assert all(pressed.count(a) == 6 for a in set(pressed))
-    box = HeldRandomActions(gym.spaces.Box(-2, 2, (3,), dtype=np.float32), per_action=1, seed=0)
-    samples = np.stack([box() for _ in range(400)])
+    box = QuotaRandomPolicy(gym.spaces.Box(-2, 2, (3,), dtype=np.float32), per_action=1, seed=0, max_hold=4)
+    samples = np.stack([box.next() for _ in range(400)])
     assert samples.min() < -1.5 and samples.max() > 1.5 and samples.dtype == np.float32
 
 

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from adaworld_gym.data.policies import bounded_box
+
 SUPPORTED_ACTION_SPACES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary, gym.spaces.Box)
 
 
@@ -56,11 +58,6 @@ def space_from_spec(spec: dict[str, Any]) -> gym.Space:
         return gym.spaces.Box(np.array(spec["low"], dtype=dtype), np.array(spec["high"], dtype=dtype),
                               tuple(spec["shape"]), dtype=dtype)
     raise ValueError(f"unknown action space type {spec['type']!r}")
-
-
-def bounded_box(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Box bounds where infinite ones are read as [-1, 1] (what sampling and scaling then assume)."""
-    return np.where(np.isfinite(low), low, -1.0), np.where(np.isfinite(high), high, 1.0)
 
 
 def actions_to_tensor(space: gym.Space, actions: Any) -> torch.Tensor:

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from adaworld_gym.adaptation.action_map import bounded_box, actions_to_tensor, check_action_space
+from adaworld_gym.adaptation.action_map import actions_to_tensor, check_action_space
 from adaworld_gym.adaptation.adapt import FewShotData, adapt_to_data
 from adaworld_gym.adaptation.configs import REWARD_STEPS
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.data.policies import QuotaRandomPolicy, few_shot_steps
 from adaworld_gym.data.sources import (DOOM_SCENARIOS, DoomEpisodeEnd, doom_action_names, is_vizdoom,
                                        register_vizdoom, resize_frame)
 from adaworld_gym.models.world_model import WorldModel
@@ -105,79 +106,13 @@ def check_pixel_env(env: gym.Env, name: str) -> tuple[int, int]:
     return int(space.shape[0]), int(space.shape[1])
 
 
-def quota_actions(space: gym.Space) -> int | None:
-    """How many actions get a quota of exactly N samples: every Discrete action; for MultiBinary(n), each
-    button pressed alone and all released (n + 1; combinations are left to the action map, which adds the
-    buttons up). None for spaces sampled at random instead."""
-    if isinstance(space, gym.spaces.Discrete):
-        return int(space.n)
-    if isinstance(space, gym.spaces.MultiBinary):
-        return int(space.shape[0]) + 1
-    return None
-
-
-def quota_action(space: gym.Space, index: int) -> Any:
-    """The action of quota number `index` (see `quota_actions`)."""
-    if isinstance(space, gym.spaces.Discrete):
-        return int(space.start) + index
-    buttons = np.zeros(space.shape, dtype=space.dtype)
-    if index:  # 0: all released; i: button i - 1 alone
-        buttons[index - 1] = 1
-    return buttons
-
-
-def few_shot_steps(space: gym.Space, samples_per_action: int) -> int:
-    """How many steps "N samples per action" means: N per discrete action, N per MultiBinary button pressed
-    alone and N with all released, N per value of each MultiDiscrete dimension, and N per direction of each Box
-    dimension."""
-    quota = quota_actions(space)
-    if quota is not None:
-        return samples_per_action * quota
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        return samples_per_action * int(space.nvec.sum())
-    return samples_per_action * 2 * int(np.prod(space.shape))
-
-
-class HeldRandomActions:
-    """Random actions held for 1..max_hold steps (directed motion the model can see). Discrete and MultiBinary
-    spaces draw from the actions still short of their quota (`quota_actions`), so each gets exactly its share;
-    a MultiDiscrete space is sampled uniformly, a Box uniformly within its bounds (infinite bounds read as
-    [-1, 1]), which covers the space."""
-
-    def __init__(self, space: gym.Space, per_action: int, seed: int, max_hold: int = 4):
-        self.space, self.per_action, self.max_hold = space, per_action, max_hold
-        self.rng = np.random.default_rng(seed)
-        quota = quota_actions(space)
-        self.counts = np.zeros(quota, dtype=np.int64) if quota is not None else None
-        self.current, self.index, self.left = None, 0, 0  # index: the held action's quota number
-
-    def _draw(self) -> Any:
-        space = self.space
-        if self.counts is not None:
-            short = np.flatnonzero(self.counts < self.per_action)
-            self.index = int(self.rng.choice(short if len(short) else np.arange(len(self.counts))))
-            return quota_action(space, self.index)
-        if isinstance(space, gym.spaces.MultiDiscrete):
-            return (space.start + self.rng.integers(0, space.nvec)).astype(space.dtype)
-        low, high = bounded_box(space.low, space.high)
-        return self.rng.uniform(low, high).astype(space.dtype)
-
-    def __call__(self) -> Any:
-        if self.left == 0 or (self.counts is not None and self.counts[self.index] >= self.per_action):
-            self.current, self.left = self._draw(), int(self.rng.integers(1, self.max_hold + 1))
-        self.left -= 1
-        if self.counts is not None:
-            self.counts[self.index] += 1
-        return self.current
-
-
 def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64, seed: int = 0,
                      max_hold: int = 4, progress: bool = True) -> tuple[FewShotData, torch.Tensor]:
     """Play `env` with held-random actions for `few_shot_steps` steps; returns the transitions (frames resized
     to `resolution`) and the first frames of the episodes, (E, resolution, resolution, 3) uint8."""
     space = env.action_space
     total = few_shot_steps(space, samples_per_action)
-    policy = HeldRandomActions(space, samples_per_action, seed, max_hold)
+    policy = QuotaRandomPolicy(space, samples_per_action, seed, max_hold)
     # Gymnasium envs return an episode's last frame; Procgen's and `DoomEpisodeEnd`'s (`renders_final_frame =
     # False`) repeat the one before, and the world model must not learn that transition.
     renders_final = env.get_wrapper_attr("renders_final_frame") if env.has_wrapper_attr("renders_final_frame") \
@@ -189,7 +124,7 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
         obs, _ = env.reset(seed=seed + len(frames))
         shown, t = [resize_frame(obs, resolution)], 0
         while done < total:
-            action = policy()
+            action = policy.next()  # a hold may run on into the next episode
             obs, reward, terminated, truncated, _ = env.step(action)
             shown.append(resize_frame(obs, resolution))
             actions.append(action), rewards.append(float(reward)), ends.append(bool(terminated))

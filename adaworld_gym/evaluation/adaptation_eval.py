@@ -21,8 +21,9 @@ import torch
 from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import (FewShotData, few_shot_conditions, finetune, initial_action_map,
                                           limit_per_action, load_few_shot)
-from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, few_shot_steps, make_env
+from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, make_env
 from adaworld_gym.data.episodes import EpisodeStore
+from adaworld_gym.data.policies import few_shot_steps
 from adaworld_gym.evaluation.metrics import bootstrap_margin_se
 from adaworld_gym.evaluation.wm_eval import horizon_scores, psnr_margin, test_clips
 from adaworld_gym.io import save_figure
