@@ -11,7 +11,7 @@ import numpy as np
 import typer
 
 from adaworld_gym.adaptation.configs import AdaptConfig
-from adaworld_gym.agents.configs import AgentConfig, PlanBenchConfig
+from adaworld_gym.agents.configs import AgentConfig, FindScenesConfig, PlanBenchConfig
 from adaworld_gym.config_cli import config_command
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
@@ -253,28 +253,22 @@ def play_command(
                + (f"\nwrote {record}" if record and session.frames else ""))
 
 
-@app.command("find-scenes")
-def find_scenes_command(
-        out: Path = typer.Option(..., help="Folder; each game's scene set goes to OUT/<game>/."),
-        games: str = typer.Option("heist,jumper,maze,caveflyer", help="Comma-separated Procgen games."),
-        count: int = typer.Option(30, min=1, help="Scenes per game."),
-        start_level: int = typer.Option(0, min=0),
-        num_levels: int = typer.Option(1000, min=1, help="Levels searched (test levels 0-999 by default)."),
-        max_steps: int = typer.Option(20, min=1, help="The goal must be reachable within this many steps."),
-        max_nodes: int = typer.Option(20000, min=1, help="States searched per level at most."),
-        min_steps: int = typer.Option(2, min=1, help="Skip levels solved in fewer moves (trivial goals)."),
-        distribution_mode: str = typer.Option("hard")) -> None:
-    """Search test levels for planning scenes (start state, goal frame, shortest solution)."""
+def _find_scenes(config: FindScenesConfig) -> None:
     from adaworld_gym.agents.scenes import find_scenes, save_scenes
 
-    for game in games.split(","):
-        scenes = find_scenes(game, count, start_level, num_levels, max_steps, max_nodes, distribution_mode,
-                             min_steps)
-        settings = {"game": game, "distribution_mode": distribution_mode, "max_steps": max_steps,
-                    "min_steps": min_steps, "start_level": start_level, "num_levels": num_levels, "max_nodes": max_nodes}
-        folder = save_scenes(scenes, out / game, settings) if scenes else None
+    c = config
+    for game in c.games:
+        scenes = find_scenes(game, c.count, c.start_level, c.num_levels, c.max_steps, c.max_nodes,
+                             c.distribution_mode, c.min_steps)
+        settings = {"game": game, "distribution_mode": c.distribution_mode, "max_steps": c.max_steps,
+                    "min_steps": c.min_steps, "start_level": c.start_level, "num_levels": c.num_levels,
+                    "max_nodes": c.max_nodes}
+        folder = save_scenes(scenes, c.out / game, settings) if scenes else None
         lengths = [s.length for s in scenes]
         typer.echo(f"{game}: {len(scenes)} scenes (solution lengths {lengths})" + (f" -> {folder}" if folder else ""))
+
+
+app.command("find-scenes")(config_command(FindScenesConfig, _find_scenes))
 
 
 def _plan_bench(config: PlanBenchConfig) -> None:

@@ -13,7 +13,7 @@ import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from adaworld_gym.agents.configs import AgentConfig
+from adaworld_gym.agents.configs import AgentConfig, FindScenesConfig
 from adaworld_gym.agents.plan_bench import PlanBenchConfig
 from adaworld_gym.cli import app
 from adaworld_gym.adaptation.configs import AdaptConfig
@@ -26,7 +26,8 @@ from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrain
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_COMMANDS = {"train-lam": LamTrainConfig, "train-ae": AeTrainConfig, "train-wm": WmTrainConfig,
                    "eval-lam": LamEvalConfig, "eval-wm": WmEvalConfig, "train-agent": AgentConfig,
-                   "collect": CollectConfig, "adapt": AdaptConfig, "plan-bench": PlanBenchConfig}
+                   "collect": CollectConfig, "adapt": AdaptConfig, "plan-bench": PlanBenchConfig,
+                   "find-scenes": FindScenesConfig}
 
 
 def options_of(command) -> dict[str, str]:

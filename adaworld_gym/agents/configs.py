@@ -1,7 +1,7 @@
-"""What an agent's training (`adaworld train-agent`) and the planning benchmark (`adaworld plan-bench`) are told:
-the only declaration of their options.
+"""What an agent's training (`adaworld train-agent`), the planning scene search (`adaworld find-scenes`) and the
+planning benchmark (`adaworld plan-bench`) are told: the only declaration of their options.
 
-The commands are built from `AgentConfig` and `PlanBenchConfig` (`config_cli`), their help from the comments on
+The commands are built from `AgentConfig`, `FindScenesConfig` and `PlanBenchConfig` (`config_cli`), their help from the comments on
 the fields, so this module stays free of torch and stable-baselines3: the CLI imports it to list its options.
 """
 
@@ -52,6 +52,29 @@ class AgentConfig:
         resolve_actions(self.actions)
         check_at_least(self, dict.fromkeys(("steps", "num_envs", "eval_every", "eval_levels", "n_steps", "batch_size",
                                             "n_epochs", "denoising_steps"), 1))
+
+
+@dataclass
+class FindScenesConfig:
+    """Search test levels for planning scenes (start state, goal frame, shortest solution)."""
+
+    out: Path  # folder; each game's scene set goes to OUT/<game>/
+    games: list[str] = field(default_factory=lambda: ["heist", "jumper", "maze", "caveflyer"])  # Procgen games
+    count: int = 30  # scenes per game
+    start_level: int = 0  # first level searched
+    num_levels: int = 1000  # levels searched (test levels 0-999 by default)
+    max_steps: int = 20  # the goal must be reachable within this many steps
+    max_nodes: int = 20_000  # states searched per level at most
+    min_steps: int = 2  # skip levels solved in fewer moves (trivial goals)
+    distribution_mode: str = "hard"  # Procgen's: easy or hard
+
+    def __post_init__(self) -> None:
+        for game in self.games:
+            check_game(game)
+        if self.distribution_mode not in ("easy", "hard"):
+            raise ValueError(f"distribution_mode must be 'easy' or 'hard', got {self.distribution_mode!r}")
+        check_at_least(self, {"count": 1, "start_level": 0, "num_levels": 1, "max_steps": 1, "max_nodes": 1,
+                              "min_steps": 1})
 
 
 @dataclass(frozen=True)
