@@ -12,6 +12,7 @@ import typer
 
 from adaworld_gym.adaptation.configs import AdaptConfig
 from adaworld_gym.agents.configs import AgentConfig, FindScenesConfig, PlanBenchConfig
+from adaworld_gym.compare import CompareConfig
 from adaworld_gym.config_cli import config_command
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
@@ -20,16 +21,13 @@ from adaworld_gym.data.sources import MissingExtraError
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES, PROCGEN_GAMES
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.evaluation.configs import LamEvalConfig, WmEvalConfig
+from adaworld_gym.play import PlayConfig
 from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrainConfig
 from adaworld_gym.video import contact_sheet, write_mp4
 
 app = typer.Typer(help="AdaWorld world models as Gymnasium environments: data, training, simulation.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
-
-# Shared by play and compare.
-SIDE_BY_SIDE_GAME_OPTION = typer.Option(None, help="Procgen game (default: the adapter's, else coinrun); none with "
-                                        "an adapter made by adapt --env, which names its environment.")
 
 
 @app.command()
@@ -196,61 +194,32 @@ def _adapt(config: AdaptConfig) -> None:
 app.command("adapt")(config_command(AdaptConfig, _adapt))
 
 
-@app.command("compare")
-def compare_command(
-        game: Optional[str] = SIDE_BY_SIDE_GAME_OPTION,
-        steps: int = typer.Option(100, min=1, help="Steps at most (the real episode's end stops earlier)."),
-        actions: str = typer.Option("full", help="Action subset: full or moves (shipped adapters)."),
-        policy: str = typer.Option("held", help="random or held."),
-        level: int = typer.Option(0, min=0, help="Real level to start from."),
-        denoising_steps: int = typer.Option(3, min=1),
-        adapter: Optional[Path] = typer.Option(None, help="Adapter folder (of a Procgen game, or made by adapt "
-                                               "--env); default: shipped."),
-        world_model: Optional[Path] = typer.Option(None, help="World model folder; default: shipped."),
-        device: str = typer.Option("auto"),
-        seed: int = typer.Option(0),
-        out: Path = typer.Option(Path("demo"), help="Folder for the mp4, the PNG plot and the JSON.")) -> None:
-    """Same start and actions in the real game (or adapted environment) and the learned simulator: how far apart
-    they get."""
+def _compare(config: CompareConfig) -> None:
     from adaworld_gym.compare import compare, write_compare
 
-    report = compare(game, steps, actions, policy, level, seed, denoising_steps, adapter, world_model, device)
-    files = write_compare(report, out)
+    report = compare(config)
+    files = write_compare(report, config.out)
     psnr, frozen = report["psnr_per_step"], report["repeat_start_frame"]["psnr_per_step"]
     marks = ", ".join(f"step {t}: {psnr[t - 1]:.1f} dB (start frame repeated: {frozen[t - 1]:.1f})"
                       for t in (1, 5, 10, 20, 50) if t <= len(psnr))
     settings = report["settings"]
-    where = settings["game"] + (f" level {level}" if "level" in settings else "")
-    typer.echo(f"{where}, {len(psnr)} steps (seed {seed}, policy {policy}): PSNR sim vs real {marks}; "
+    where = settings["game"] + (f" level {config.level}" if "level" in settings else "")
+    typer.echo(f"{where}, {len(psnr)} steps (seed {config.seed}, policy {config.policy}): PSNR sim vs real {marks}; "
                f"reward agreement {report['reward_agreement']:.0%}, episode-end agreement "
                f"{report['end_agreement']:.0%}\nwrote {', '.join(str(p) for p in files.values())}")
 
 
-@app.command("play")
-def play_command(
-        game: Optional[str] = SIDE_BY_SIDE_GAME_OPTION,
-        env: str = typer.Option("sim", help="sim (the learned simulator), real, or both side by side."),
-        actions: str = typer.Option("full", help="Action subset: full or moves (shipped adapters)."),
-        level: int = typer.Option(0, min=0, help="Real level (real and both)."),
-        fps: int = typer.Option(15, min=1),
-        scale: int = typer.Option(6, min=1, help="Window pixels per frame pixel."),
-        max_steps: Optional[int] = typer.Option(None, min=1, help="Stop after this many steps."),
-        record: Optional[Path] = typer.Option(None, help="Also write what was shown to this mp4."),
-        denoising_steps: int = typer.Option(3, min=1),
-        adapter: Optional[Path] = typer.Option(None, help="Adapter folder (of a Procgen game, or made by adapt "
-                                               "--env); default: shipped."),
-        world_model: Optional[Path] = typer.Option(None, help="World model folder; default: shipped."),
-        device: str = typer.Option("auto"),
-        seed: int = typer.Option(0)) -> None:
-    """Play with the keyboard: arrows move, D A W S Q E special actions (ViZDoom: arrows, space, A D E, printed at
-    the start), R restarts, Esc quits."""
+def _play(config: PlayConfig) -> None:
     from adaworld_gym.play import play
 
-    session = play(game, env, actions, level, fps, scale, max_steps, record, seed, denoising_steps, adapter,
-                   world_model, device)
+    session = play(config)
     typer.echo(f"{session.steps} steps, {session.episodes} finished episodes; returns: "
                + ", ".join(f"{name} {returns}" for name, returns in session.returns.items())
-               + (f"\nwrote {record}" if record and session.frames else ""))
+               + (f"\nwrote {config.record}" if config.record and session.frames else ""))
+
+
+app.command("compare")(config_command(CompareConfig, _compare))
+app.command("play")(config_command(PlayConfig, _play))
 
 
 def _find_scenes(config: FindScenesConfig) -> None:

@@ -4,6 +4,7 @@ episode-end agreement, a side-by-side mp4 and a PNG plot."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +12,35 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from adaworld_gym.config_cli import check_at_least
 from adaworld_gym.data.policies import make_policy
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.io import save_figure, write_json
-from adaworld_gym.side_by_side import SIDES, open_side_by_side
+from adaworld_gym.side_by_side import SIDES, SideBySideConfig, open_side_by_side
 from adaworld_gym.video import contact_sheet, write_mp4
 
 
-def compare(game: str | None = None, steps: int = 100, actions: str = "full", policy: str = "held", level: int = 0,
-            seed: int = 0, denoising_steps: int = 3, adapter: str | Path | None = None,
-            world_model: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
-    """Run both from the real first frame with the same actions until the real episode ends. A Procgen `game`
-    (default the adapter's, else coinrun) at `level` with `actions`, or the Discrete environment an `adapt --env`
-    adapter names (then no `game`; `level` and `actions` are Procgen's)."""
-    pair = open_side_by_side(SIDES, game, actions, level, adapter, world_model, denoising_steps, device)
+@dataclass
+class CompareConfig(SideBySideConfig):
+    """Same start and actions in the real game (or adapted environment) and the learned simulator: how far apart
+    they get."""
+
+    steps: int = 100  # steps at most (the real episode's end stops earlier)
+    policy: str = "held"  # the actions: random or held (random, each held a few steps)
+    out: Path = Path("demo")  # folder for the mp4, the PNG plot, the contact sheet and the JSON
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.policy not in ("random", "held"):
+            raise ValueError(f"policy must be 'random' or 'held', got {self.policy!r}")
+        check_at_least(self, {"steps": 1})
+
+
+def compare(config: CompareConfig) -> dict[str, Any]:
+    """Run both from the real first frame with the same actions until the real episode ends: a Procgen game, or
+    the Discrete environment an `adapt --env` adapter names."""
+    policy, seed, denoising_steps, steps = config.policy, config.seed, config.denoising_steps, config.steps
+    pair = open_side_by_side(SIDES, config)
     real, sim, space = pair.envs["real"], pair.envs["sim"], pair.action_space
     if not isinstance(space, gym.spaces.Discrete):
         pair.close()

@@ -19,8 +19,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from adaworld_gym.config_cli import check_at_least
 from adaworld_gym.envs.procgen_games import PROCGEN_ACTION_NAMES
-from adaworld_gym.side_by_side import SIDES, SideBySide, open_side_by_side
+from adaworld_gym.side_by_side import SIDES, SideBySide, SideBySideConfig, open_side_by_side
 
 PLAY_MODES = ("sim", "real", "both")
 SPECIAL_KEYS = ("D", "A", "W", "S", "Q", "E")
@@ -98,19 +99,33 @@ def _pressed_names(pygame) -> set[str]:
     return {name for name in KEYS if keys[getattr(pygame, f"K_{name if len(name) > 1 else name.lower()}")]}
 
 
-def play(game: str | None = None, mode: str = "sim", actions: str = "full", level: int = 0, fps: int = 15,
-         scale: int = 6, max_steps: int | None = None, record: str | Path | None = None, seed: int = 0,
-         denoising_steps: int = 3, adapter: str | Path | None = None, world_model: str | Path | None = None,
-         device: str = "auto") -> PlaySession:
+@dataclass
+class PlayConfig(SideBySideConfig):
+    """Play with the keyboard: arrows move, D A W S Q E special actions (ViZDoom: arrows, space, A D E, printed at
+    the start), R restarts, Esc quits."""
+
+    mode: str = field(default="sim", metadata={"flag": "--env"})  # sim (the learned simulator), real, or both
+    fps: int = 15  # steps per second
+    scale: int = 6  # window pixels per frame pixel
+    max_steps: int | None = None  # stop after this many steps
+    record: Path | None = None  # also write what was shown to this mp4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mode not in PLAY_MODES:
+            raise ValueError(f"unknown play mode {self.mode!r}; choose one of {PLAY_MODES}")
+        check_at_least(self, {"fps": 1, "scale": 1, "max_steps": 1})
+
+
+def play(config: PlayConfig) -> PlaySession:
     """Open a window and play until Esc, the window closes, or `max_steps` steps; prints the keys first. An
-    `adapt --env` adapter names its environment itself (no `game`)."""
-    if mode not in PLAY_MODES:
-        raise ValueError(f"unknown play mode {mode!r}; choose one of {PLAY_MODES}")
+    `adapt --env` adapter names its environment itself (no game)."""
+    mode, fps, scale, max_steps, record, seed = (config.mode, config.fps, config.scale, config.max_steps,
+                                                 config.record, config.seed)
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
-    pair = open_side_by_side(SIDES if mode == "both" else (mode,), game, actions, level, adapter, world_model,
-                             denoising_steps, device)
+    pair = open_side_by_side(SIDES if mode == "both" else (mode,), config)
     envs = pair.envs
     session = PlaySession(returns={name: [] for name in envs})
     try:

@@ -15,7 +15,8 @@ import numpy as np
 from adaworld_gym.adaptation.env_adapt import make_env
 from adaworld_gym.adaptation.simulator import adapter_metadata
 from adaworld_gym.data.sources import resized
-from adaworld_gym.envs.procgen_games import resolve_actions
+from adaworld_gym.config_cli import check_at_least
+from adaworld_gym.envs.procgen_games import check_game, resolve_actions
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.simulator.env import AdaWorldEnv, AdaWorldProcgenEnv
 
@@ -53,12 +54,35 @@ class SideBySide:
             env.close()
 
 
-def open_side_by_side(sides: tuple[str, ...], game: str | None = None, actions: str = "full", level: int = 0,
-                      adapter: str | Path | None = None, world_model: str | Path | None = None,
-                      denoising_steps: int = 3, device: str = "auto") -> SideBySide:
-    """The `sides` of a Procgen game (`game`, default the adapter's or coinrun; `actions`, `level`; `adapter`
-    default the shipped one), or of the environment an `adapt --env` adapter was made for (then no `game`: the
-    adapter names it)."""
+@dataclass
+class SideBySideConfig:
+    """What `play` and `compare` open: the real environment and its simulator, and how the simulator runs."""
+
+    # Procgen game (default: the adapter's, else coinrun); none with an adapter made by adapt --env, which names
+    # its environment.
+    game: str | None = None
+    actions: str = "full"  # Procgen action subset: full or moves (shipped adapters)
+    level: int = 0  # real level to start from (Procgen)
+    denoising_steps: int = 3  # the simulator's sampler steps per frame
+    # Adapter folder (of a Procgen game, or made by adapt --env); none: the shipped one for game and actions.
+    adapter: Path | None = None
+    world_model: Path | None = None  # world model folder; none: the shipped one (or the one the adapter names)
+    device: str = "auto"  # torch device of the simulator: auto, cpu, cuda
+    seed: int = 0  # seeds the episode starts, the actions and the simulator
+
+    def __post_init__(self) -> None:
+        if self.game is not None:
+            check_game(self.game)
+        resolve_actions(self.actions)
+        check_at_least(self, {"level": 0, "denoising_steps": 1})
+
+
+def open_side_by_side(sides: tuple[str, ...], config: SideBySideConfig) -> SideBySide:
+    """The `sides` of a Procgen game (`config.game`, default the adapter's or coinrun, at `config.level` with
+    `config.actions`), or of the environment an `adapt --env` adapter was made for (then no game: the adapter
+    names it)."""
+    game, actions, level, adapter = config.game, config.actions, config.level, config.adapter
+    world_model, denoising_steps, device = config.world_model, config.denoising_steps, config.device
     meta = adapter_metadata(adapter) if adapter is not None else {}
     if adapter is None or meta.get("combos") is not None:  # Procgen adapters record their action subset
         game = game or meta.get("game", "coinrun")

@@ -179,11 +179,11 @@ def test_reward_model_learns_and_precision_recall():
 
 
 def test_compare_sim_and_real(adapted, tmp_path):
-    from adaworld_gym.compare import compare, write_compare
+    from adaworld_gym.compare import CompareConfig, compare, write_compare
 
     root, _, _ = adapted
-    report = compare("maze", steps=4, actions="moves", adapter=root / "adapter", world_model=root / "wm",
-                     denoising_steps=1, device="cpu")
+    report = compare(CompareConfig(game="maze", steps=4, actions="moves", adapter=root / "adapter",
+                                   world_model=root / "wm", denoising_steps=1, device="cpu"))
     assert len(report["psnr_per_step"]) == report["settings"]["steps_run"] <= 4
     assert 0 <= report["reward_agreement"] <= 1
     files = write_compare(report, tmp_path)

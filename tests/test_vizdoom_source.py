@@ -167,13 +167,13 @@ def test_scenario_ids_and_names_make_the_env_and_collect_no_black_frame():
 
 
 def test_adapted_scenario_keeps_its_actions_and_plays_and_compares(basic_adapter, tmp_path, monkeypatch):
-    from adaworld_gym.compare import compare
+    from adaworld_gym.compare import CompareConfig, compare
 
     env = adaworld_gym.make_learned(basic_adapter, device="cpu", denoising_steps=1)
     assert env.unwrapped.env_id == "VizdoomBasic-v1"
     assert env.action_space == gym.make("VizdoomBasic-v1").action_space == gym.spaces.Discrete(4)
     assert env.unwrapped.simulator.metadata["action_names"] == ["NOOP", "ATTACK", "MOVE_RIGHT", "MOVE_LEFT"]
-    report = compare(adapter=basic_adapter, steps=12, denoising_steps=1, device="cpu")
+    report = compare(CompareConfig(adapter=basic_adapter, steps=12, denoising_steps=1, device="cpu"))
     assert report["settings"]["game"] == "VizdoomBasic-v1" and report["settings"]["steps_run"] == 10
     assert report["frames_real"].shape == report["frames_sim"].shape == (11, 64, 64, 3)
     assert report["frames_real"][-1].mean() > 10  # the real scenario's last frame is not the black one
