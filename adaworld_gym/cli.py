@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import typer
@@ -13,16 +13,18 @@ import typer
 from adaworld_gym.adaptation.configs import AdaptConfig
 from adaworld_gym.agents.configs import AgentConfig, FindScenesConfig, PlanBenchConfig
 from adaworld_gym.compare import CompareConfig
-from adaworld_gym.config_cli import config_command
+from adaworld_gym.config_cli import check_at_least, config_command
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
 from adaworld_gym.data.policies import make_policy
 from adaworld_gym.data.sources import MissingExtraError
-from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES, PROCGEN_GAMES
+from adaworld_gym.envs.procgen_games import (ACTION_SUBSETS, PROCGEN_ACTION_NAMES, PROCGEN_GAMES, check_game,
+                                             resolve_actions)
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.evaluation.configs import LamEvalConfig, WmEvalConfig
 from adaworld_gym.play import PlayConfig
 from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrainConfig
+from adaworld_gym.transfer import TransferConfig
 from adaworld_gym.video import contact_sheet, write_mp4
 
 app = typer.Typer(help="AdaWorld world models as Gymnasium environments: data, training, simulation.",
@@ -38,19 +40,32 @@ def games() -> None:
         typer.echo(f"actions={name}: " + ", ".join(f"{i}={PROCGEN_ACTION_NAMES[c]}" for i, c in enumerate(combos)))
 
 
-@app.command()
-def demo(game: str = typer.Option("coinrun", help="Procgen game."),
-         steps: int = typer.Option(300, min=1, help="Environment steps to roll out."),
-         policy: str = typer.Option("held", help="Behaviour policy: random or held."),
-         actions: str = typer.Option("full", help="Action subset: full, moves, moves_noop."),
-         seed: int = typer.Option(0, help="Seed of the level and the policy."),
-         out: Path = typer.Option(Path("demo"), help="Folder for the mp4 and the PNG.")) -> None:
+@dataclass
+class DemoConfig:
     """Roll out the real game and write `<game>_real.mp4` and a contact sheet `<game>_real.png`."""
-    env = ProcgenRealEnv(game, actions=actions)
-    pick = make_policy(policy, int(env.action_space.n), 1, seed)
-    obs, info = env.reset(seed=seed)
+
+    game: str = "coinrun"  # Procgen game
+    steps: int = 300  # environment steps to roll out
+    policy: str = "held"  # behaviour policy: random or held
+    actions: str = "full"  # action subset: full, moves, moves_noop
+    seed: int = 0  # seed of the level and the policy
+    out: Path = Path("demo")  # folder for the mp4 and the PNG
+
+    def __post_init__(self) -> None:
+        check_game(self.game)
+        resolve_actions(self.actions)
+        if self.policy not in ("random", "held"):
+            raise ValueError(f"policy must be 'random' or 'held', got {self.policy!r}")
+        check_at_least(self, {"steps": 1})
+
+
+def _demo(config: DemoConfig) -> None:
+    c = config
+    env = ProcgenRealEnv(c.game, actions=c.actions)
+    pick = make_policy(c.policy, int(env.action_space.n), 1, c.seed)
+    obs, info = env.reset(seed=c.seed)
     frames, total_reward, episodes, start = [obs], 0.0, 1, np.ones(1, dtype=bool)
-    for _ in range(steps):
+    for _ in range(c.steps):
         action = int(pick(obs[None], start)[0])
         obs, reward, terminated, truncated, info = env.step(action)
         frames.append(obs)
@@ -61,10 +76,13 @@ def demo(game: str = typer.Option("coinrun", help="Procgen game."),
             frames.append(obs)
             episodes += 1
     env.close()
-    video = write_mp4(np.stack(frames), out / f"{game}_real.mp4")
-    sheet = contact_sheet(np.stack(frames), out / f"{game}_real.png")
-    typer.echo(f"{game}: {steps} steps, {episodes} episode(s), total reward {total_reward:g} (seed {seed}, "
-               f"policy {policy})\nwrote {video} and {sheet}")
+    video = write_mp4(np.stack(frames), c.out / f"{c.game}_real.mp4")
+    sheet = contact_sheet(np.stack(frames), c.out / f"{c.game}_real.png")
+    typer.echo(f"{c.game}: {c.steps} steps, {episodes} episode(s), total reward {total_reward:g} (seed {c.seed}, "
+               f"policy {c.policy})\nwrote {video} and {sheet}")
+
+
+app.command("demo")(config_command(DemoConfig, _demo))
 
 
 def _collect(config: CollectConfig) -> None:
@@ -146,27 +164,21 @@ def _eval_wm(config: WmEvalConfig) -> None:
 app.command("eval-wm")(config_command(WmEvalConfig, _eval_wm))
 
 
-@app.command("transfer")
-def transfer_command(
-        source: Path = typer.Option(..., help="Video file (mp4, ...) or dataset episode (.h5) to take actions from."),
-        target: str = typer.Option(..., help="Image file, or game:level (a real Procgen level's first frame)."),
-        model: Optional[Path] = typer.Option(None, help="World model folder; default: the shipped one."),
-        start: int = typer.Option(0, min=0, help="First source frame."),
-        length: int = typer.Option(16, min=1, help="Transitions to transfer."),
-        denoising_steps: int = typer.Option(3, min=1),
-        seed: int = typer.Option(0),
-        out: Path = typer.Option(Path("transfer"), help="Folder for transfer.mp4 and transfer.png.")) -> None:
-    """Extract the source's latent actions and replay them from the target frame (side-by-side mp4 + PNG)."""
+def _transfer(config: TransferConfig) -> None:
     from adaworld_gym.models.diffusion.sampler import SamplerConfig
     from adaworld_gym.models.world_model import WorldModel
     from adaworld_gym.transfer import load_source, load_target, transfer, write_transfer
     from adaworld_gym.weights import pretrained_path
 
-    world = WorldModel.from_pretrained(model or pretrained_path("wm-cpu"))
-    result = transfer(world, load_source(source, world.resolution, start, length),
-                      load_target(target, world.resolution), SamplerConfig(num_steps=denoising_steps), seed)
-    video, sheet = write_transfer(result, out)
+    c = config
+    world = WorldModel.from_pretrained(c.model or pretrained_path("wm-cpu"))
+    result = transfer(world, load_source(c.source, world.resolution, c.start, c.length),
+                      load_target(c.target, world.resolution), SamplerConfig(num_steps=c.denoising_steps), c.seed)
+    video, sheet = write_transfer(result, c.out)
     typer.echo(f"transferred {len(result.conditions)} transitions; wrote {video} and {sheet}")
+
+
+app.command("transfer")(config_command(TransferConfig, _transfer))
 
 
 def _adapt(config: AdaptConfig) -> None:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from adaworld_gym.config_cli import check_at_least
 from adaworld_gym.data.episodes import read_episode
 from adaworld_gym.data.sources import read_video, resize_frame
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
@@ -23,6 +24,23 @@ from adaworld_gym.video import contact_sheet, write_mp4
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass
+class TransferConfig:
+    """Extract the source's latent actions and replay them from the target frame (side-by-side mp4 + PNG)."""
+
+    source: Path  # video file (mp4, ...) or dataset episode (.h5) to take actions from
+    target: str  # image file, or game:level (a real Procgen level's first frame)
+    model: Path | None = None  # world model folder; none: the shipped one
+    start: int = 0  # first source frame
+    length: int = 16  # transitions to transfer
+    denoising_steps: int = 3  # sampler steps per frame
+    seed: int = 0  # seeds the sampler
+    out: Path = Path("transfer")  # folder for transfer.mp4 and transfer.png
+
+    def __post_init__(self) -> None:
+        check_at_least(self, {"start": 0, "length": 1, "denoising_steps": 1})
 
 
 def load_source(source: str | Path, resolution: int, start: int = 0, length: int = 16) -> np.ndarray:

@@ -13,23 +13,24 @@ import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from adaworld_gym.agents.configs import AgentConfig, FindScenesConfig
-from adaworld_gym.agents.plan_bench import PlanBenchConfig
-from adaworld_gym.cli import app
-from adaworld_gym.compare import CompareConfig
 from adaworld_gym.adaptation.configs import AdaptConfig
+from adaworld_gym.agents.configs import AgentConfig, FindScenesConfig, PlanBenchConfig
+from adaworld_gym.cli import DemoConfig, app
+from adaworld_gym.compare import CompareConfig
 from adaworld_gym.config_cli import cli_fields, config_command, field_docs
 from adaworld_gym.data.collect import CollectConfig
 from adaworld_gym.envs.procgen_games import PROCGEN_GAMES
 from adaworld_gym.evaluation.configs import LamEvalConfig, WmEvalConfig
 from adaworld_gym.play import PlayConfig
 from adaworld_gym.training.configs import AeTrainConfig, LamTrainConfig, WmTrainConfig
+from adaworld_gym.transfer import TransferConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_COMMANDS = {"train-lam": LamTrainConfig, "train-ae": AeTrainConfig, "train-wm": WmTrainConfig,
                    "eval-lam": LamEvalConfig, "eval-wm": WmEvalConfig, "train-agent": AgentConfig,
                    "collect": CollectConfig, "adapt": AdaptConfig, "plan-bench": PlanBenchConfig,
-                   "find-scenes": FindScenesConfig, "compare": CompareConfig, "play": PlayConfig}
+                   "find-scenes": FindScenesConfig, "compare": CompareConfig, "play": PlayConfig,
+                   "transfer": TransferConfig, "demo": DemoConfig}
 
 
 def options_of(command) -> dict[str, str]:
