@@ -127,7 +127,8 @@ class WorldModel(nn.Module):
         latents = self.autoencoder.encode(context)
         memory = latents.new_zeros((b, self.memory, *latents.shape[2:]))
         memory[:, self.memory - t:] = latents
-        return RolloutState(memory, torch.full((b,), t, dtype=torch.long, device=self.device), context[:, -1])
+        # A copy of the last frame: on the CPU `context` may share the caller's array, which the caller may reuse.
+        return RolloutState(memory, torch.full((b,), t, dtype=torch.long, device=self.device), context[:, -1].clone())
 
     @torch.no_grad()
     def step(self, state: RolloutState, condition: torch.Tensor, sampler: DiffusionSampler,

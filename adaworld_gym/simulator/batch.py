@@ -58,8 +58,8 @@ class SimulatorBatch:
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         actions = np.asarray(actions)
         check_actions(self.sim.action_space, actions, self.num)
+        previous = self.state.frame  # on the device already: the rollout state keeps the last frame
         frames, self.state = self.world.step(self.state, self.sim.conditions(actions), self.sampler, self.generator)
-        previous = torch.from_numpy(self.obs).permute(0, 3, 1, 2).to(self.world.device)
         outcome = self.sim.outcome(previous, frames, actions)
         self.obs = frames.permute(0, 2, 3, 1).cpu().numpy()
         self.elapsed += 1
