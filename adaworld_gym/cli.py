@@ -16,7 +16,7 @@ from adaworld_gym.compare import CompareConfig
 from adaworld_gym.config_cli import check_at_least, config_command
 from adaworld_gym.data.collect import CollectConfig, collect, ingest_videos
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
-from adaworld_gym.data.policies import make_policy
+from adaworld_gym.data.policies import check_random_policy, make_policy
 from adaworld_gym.data.sources import MissingExtraError
 from adaworld_gym.envs.procgen_games import (ACTION_SUBSETS, PROCGEN_ACTION_NAMES, PROCGEN_GAMES, check_game,
                                              resolve_actions)
@@ -29,7 +29,6 @@ from adaworld_gym.video import contact_sheet, write_mp4
 
 app = typer.Typer(help="AdaWorld world models as Gymnasium environments: data, training, simulation.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-
 
 
 @app.command()
@@ -54,8 +53,7 @@ class DemoConfig:
     def __post_init__(self) -> None:
         check_game(self.game)
         resolve_actions(self.actions)
-        if self.policy not in ("random", "held"):
-            raise ValueError(f"policy must be 'random' or 'held', got {self.policy!r}")
+        check_random_policy(self.policy)
         check_at_least(self, {"steps": 1})
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from adaworld_gym.config_cli import check_at_least
-from adaworld_gym.data.policies import make_policy
+from adaworld_gym.data.policies import check_random_policy, make_policy
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, ssim
 from adaworld_gym.io import save_figure, write_json
 from adaworld_gym.side_by_side import SIDES, SideBySideConfig, open_side_by_side
@@ -31,8 +31,7 @@ class CompareConfig(SideBySideConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.policy not in ("random", "held"):
-            raise ValueError(f"policy must be 'random' or 'held', got {self.policy!r}")
+        check_random_policy(self.policy)
         check_at_least(self, {"steps": 1})
 
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from adaworld_gym.adaptation.env_adapt import make_env
 from adaworld_gym.adaptation.simulator import adapter_metadata
-from adaworld_gym.data.sources import resized
 from adaworld_gym.config_cli import check_at_least
+from adaworld_gym.data.sources import resized
 from adaworld_gym.envs.procgen_games import check_game, resolve_actions
 from adaworld_gym.envs.procgen_real import ProcgenRealEnv
 from adaworld_gym.simulator.env import AdaWorldEnv, AdaWorldProcgenEnv

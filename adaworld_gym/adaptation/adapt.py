@@ -31,7 +31,6 @@ from adaworld_gym.envs.procgen_games import resolve_actions
 from adaworld_gym.models.world_model import WorldModel, hint_function
 
 
-
 @dataclass
 class FewShotData:
     """Every transition of a few-shot dataset of one game, frames channels first."""

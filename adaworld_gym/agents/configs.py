@@ -12,7 +12,7 @@ from pathlib import Path
 
 from adaworld_gym.agents import PLAN_METHODS
 from adaworld_gym.config_cli import check_at_least
-from adaworld_gym.envs.procgen_games import check_game, resolve_actions
+from adaworld_gym.envs.procgen_games import check_distribution_mode, check_game, resolve_actions
 
 
 @dataclass
@@ -66,13 +66,12 @@ class FindScenesConfig:
     max_steps: int = 20  # the goal must be reachable within this many steps
     max_nodes: int = 20_000  # states searched per level at most
     min_steps: int = 2  # skip levels solved in fewer moves (trivial goals)
-    distribution_mode: str = "hard"  # Procgen's: easy or hard
+    distribution_mode: str = "hard"  # Procgen's distribution mode: easy, hard, ...
 
     def __post_init__(self) -> None:
         for game in self.games:
             check_game(game)
-        if self.distribution_mode not in ("easy", "hard"):
-            raise ValueError(f"distribution_mode must be 'easy' or 'hard', got {self.distribution_mode!r}")
+        check_distribution_mode(self.distribution_mode)
         check_at_least(self, {"count": 1, "start_level": 0, "num_levels": 1, "max_steps": 1, "max_nodes": 1,
                               "min_steps": 1})
 

@@ -10,7 +10,8 @@ from tqdm.auto import tqdm
 
 from adaworld_gym.config_cli import check_at_least
 from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, open_episode, read_episode_header
-from adaworld_gym.data.policies import AgentPolicy, BehaviourPolicy, QuotaRandomPolicy, make_policy
+from adaworld_gym.data.policies import (RANDOM_POLICIES, AgentPolicy, BehaviourPolicy, QuotaRandomPolicy,
+                                        make_policy)
 from adaworld_gym.data.sources import (DOOM_MAPS, check_games, doom_game, list_videos, make_frame_source,
                                       read_video)
 from adaworld_gym.envs.procgen_games import resolve_games, split_levels
@@ -48,7 +49,7 @@ class CollectConfig:
             self.games = resolve_games(self.games)
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
-        if self.per_action and self.policy not in ("random", "held"):
+        if self.per_action and self.policy not in RANDOM_POLICIES:
             raise ValueError(f"few-shot collection (per_action) draws random actions to fill each action's quota: "
                              f"policy must be 'random' or 'held', got {self.policy!r}")
         if self.policy == "sb3" and self.agent is None:

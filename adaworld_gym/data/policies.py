@@ -1,4 +1,5 @@
-"""Behaviour policies that drive data collection, one action per environment of a batch per call, and the few-shot\nquota policy for any action space."""
+"""Behaviour policies that drive data collection, one action per environment of a batch per call, and the few-shot
+quota policy for any action space."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import gymnasium as gym
 import numpy as np
 
 POLICY_NAMES = ("random", "held", "sb3")
+RANDOM_POLICIES = ("random", "held")  # the behaviour policies that need no trained agent
+
+
+def check_random_policy(name: str) -> str:
+    """Return `name` if it is a policy that needs no agent ("random", "held"), else raise a ValueError."""
+    if name not in RANDOM_POLICIES:
+        raise ValueError(f"policy must be 'random' or 'held', got {name!r}")
+    return name
 
 
 class BehaviourPolicy(Protocol):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adaworld_gym.envs.procgen_games import check_game, episode_timeout, resolve_actions, DISTRIBUTION_MODES
+from adaworld_gym.envs.procgen_games import check_distribution_mode, check_game, episode_timeout, resolve_actions
 
 # procgen imports the unmaintained `gym` (only to register its own envs there), which warns and prints a notice
 # to stderr at import time; neither concerns users of this package, who get Gymnasium envs.
@@ -55,8 +55,7 @@ class ProcgenBatch:
     def __init__(self, game: str, num: int, *, distribution_mode: str = "hard", start_level: int = 0,
                  num_levels: int = 0, actions: str | list[int] = "full", seed: int = 0):
         self.game = check_game(game)
-        if distribution_mode not in DISTRIBUTION_MODES:
-            raise ValueError(f"unknown distribution_mode {distribution_mode!r}; choose one of {DISTRIBUTION_MODES}")
+        check_distribution_mode(distribution_mode)
         if num < 1:
             raise ValueError(f"the batch needs at least one game, got num={num}")
         if start_level < 0 or num_levels < 0:

@@ -34,6 +34,13 @@ TEST_LEVELS = (0, 1000)
 TRAIN_LEVELS = (1000, 9000)
 
 
+def check_distribution_mode(mode: str) -> str:
+    """Return `mode` if it is one of Procgen's distribution modes, else raise a ValueError listing them."""
+    if mode not in DISTRIBUTION_MODES:
+        raise ValueError(f"unknown distribution_mode {mode!r}; choose one of {DISTRIBUTION_MODES}")
+    return mode
+
+
 def check_game(game: str) -> str:
     """Return `game` if it is a Procgen game, else raise a ValueError listing the valid names."""
     if game not in PROCGEN_GAMES:
