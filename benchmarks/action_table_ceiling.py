@@ -47,7 +47,7 @@ def main() -> None:
         for name, folder in models.items():
             world = WorldModel.from_pretrained(folder)
             # The adaptation benchmark's clips of this game (its seed + game index).
-            task = procgen_task(args.dataset, game, world.memory, args.clips, args.seed + g)
+            task = procgen_task(args.dataset, game, world.memory, args.clips, args.seed + g, counterfactual_states=0)
             scores = condition_ceiling(world, limit_per_action(task.data, args.per_action), task.space, task.frames,
                                        task.actions, HORIZONS, sampler, args.seed)
             report["runs"][f"{game}/{name}"] = scores

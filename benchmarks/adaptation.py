@@ -11,8 +11,9 @@ Any Gymnasium pixel environment (the few-shot and test data are collected here):
     python benchmarks/adaptation.py --env CarRacing-v3 --per-action 100 --method ... --out results/carracing
 
 Each method: the action map (averaged latent actions / fitted MLP, or random), fine-tuned on the few-shot data;
-open-loop PSNR/SSIM at 10 and 20 steps on test clips with their real actions after each number of fine-tuning
-steps. `--data-methods` repeats the named methods with the first N transitions of each action (discrete only).
+after each number of fine-tuning steps, counterfactual move accuracy (Procgen: each move held 1 and 3 steps from
+saved test states, the lead metric) and open-loop PSNR/SSIM at 10 and 20 steps on test clips with their real
+actions. `--data-methods` repeats the named methods with the first N transitions of each action (discrete only).
 Writes adaptation.json (resumable: finished runs are skipped), adaptation.md and adaptation_curves.png to --out.
 A game's test clips are drawn with --seed plus its position in --games, so resume with the games listed as before:
 a resume that would score runs differently (other clips, steps, sampler, batch, learning rates, or a method name
@@ -46,6 +47,8 @@ def main() -> None:
     parser.add_argument("--data-methods", nargs="*", default=[])
     parser.add_argument("--data-sizes", type=int, nargs="*", default=[25, 50, 200])
     parser.add_argument("--clips", type=int, default=16, help="test clips per game")
+    parser.add_argument("--counterfactual-states", type=int, default=16,
+                        help="saved test states per Procgen game for counterfactual move accuracy (0: skip)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4, help="denoiser learning rate (the action map: 10x)")
     parser.add_argument("--scratch-lr", type=float, default=3e-4)
@@ -60,7 +63,7 @@ def main() -> None:
     print("settings:", json.dumps({**vars(args), "out": str(args.out), "dataset": str(args.dataset)}))
     memory = WorldModel.from_pretrained(methods[0].world_model).memory
     if args.dataset is not None:
-        tasks = [procgen_task(args.dataset, game, memory, args.clips, args.seed + g)
+        tasks = [procgen_task(args.dataset, game, memory, args.clips, args.seed + g, args.counterfactual_states)
                  for g, game in enumerate(args.games.split(","))]
     else:
         tasks = [env_task(env_id, json.loads(args.env_kwargs), args.per_action, memory, args.clips, args.seed,
@@ -69,7 +72,8 @@ def main() -> None:
     report = json.loads(path.read_text()) if path.exists() else None
     report = run_adaptation_benchmark(
         methods, tasks, args.per_action, data_methods=tuple(args.data_methods), data_sizes=tuple(args.data_sizes),
-        steps=tuple(args.steps), batch_size=args.batch_size, lr=args.lr, scratch_lr=args.scratch_lr, sampler=SamplerConfig(num_steps=args.denoising_steps),
+        steps=tuple(args.steps), batch_size=args.batch_size, lr=args.lr, scratch_lr=args.scratch_lr,
+        sampler=SamplerConfig(num_steps=args.denoising_steps),
         seed=args.seed, device=args.device, report=report, save=lambda r: write_json(path, r))
     leader = methods[0].name
     report["margins_at_10_steps"] = margins(report, leader, tuple(m.name for m in methods[1:]))

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 # (label, nesting depth, file suffix, function name): the parts reported, matched against cProfile's entries.

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
-from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, MOVES, OPEN_LOOP_HORIZONS, contact_rows,
-                                                     controllability, lam_decoder_predictor, open_loop, pooled,
-                                                     real_branches, real_predictor, simulator_predictor,
-                                                     world_model_predictor)
+from adaworld_gym.data.branches import MOVES, real_branches
+from adaworld_gym.data.clips import test_clips
+from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, OPEN_LOOP_HORIZONS, contact_rows, controllability,
+                                                     lam_decoder_predictor, open_loop, pooled, real_predictor,
+                                                     simulator_predictor, world_model_predictor)
 from adaworld_gym.evaluation.metrics import psnr_of_mse
-from adaworld_gym.evaluation.wm_eval import test_clips
 from adaworld_gym.io import write_report
 from adaworld_gym.models.conditions import LatentActionCondition
 from adaworld_gym.models.diffusion.sampler import SamplerConfig

@@ -42,7 +42,7 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     assert all(int((limited.observed & (limited.actions == a)).sum()) == 1 for a in range(15))
 
     command = [sys.executable, str(ROOT / "benchmarks" / "adaptation.py"), "--dataset", str(data), "--games", "ninja",
-               "--per-action", "3", "--steps", "0", "2", "--clips", "2", "--batch-size", "4",
+               "--per-action", "3", "--steps", "0", "2", "--clips", "2", "--counterfactual-states", "2", "--batch-size", "4",
                "--denoising-steps", "1", "--data-methods", "adaworld", "--data-sizes", "1", "--out",
                str(tmp_path / "out"), "--method", f"adaworld={tmp_path / 'adaworld'}",
                "--method", f"agnostic={tmp_path / 'agnostic'}", "--method", f"scratch={tmp_path / 'adaworld'}:scratch"]
@@ -51,6 +51,10 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     assert set(report["runs"]) == {"ninja/adaworld/3", "ninja/agnostic/3", "ninja/scratch/3", "ninja/adaworld/1"}
     for run in report["runs"].values():
         assert set(run) == {"0", "2"} and all(0 < run[s]["psnr"]["10"] <= 100 for s in run)
+        for scores in run.values():  # counterfactual moves from the 2 saved states, held 1 and 3 steps
+            assert set(scores["counterfactual"]) == {"1", "3"}
+            assert all(0 <= c["right"] <= c["scored"] <= 8 for c in scores["counterfactual"].values())
+    assert report["settings"]["counterfactual_states"] == 2
     adaworld = report["runs"]["ninja/adaworld/3"]
     assert adaworld["0"] != adaworld["2"]  # fine-tuning changed the model
     assert report["runs"]["ninja/scratch/3"]["0"] != adaworld["0"]  # a fresh denoiser, not the pretrained one
@@ -64,6 +68,8 @@ def test_adaptation_benchmark_runs_every_method_and_resumes(tmp_path):
     assert report["transitions"]["ninja/adaworld/3"] > report["transitions"]["ninja/adaworld/1"] >= 13
     table = (tmp_path / "out" / "adaptation.md").read_text()
     assert "| ninja | scratch |" in table and "adaworld minus each method" in table
+    assert table.index("Counterfactual move accuracy") < table.index("Open-loop PSNR")  # the lead metric first
+    assert "| **all games** | agnostic |" in table
 
     # A rerun skips finished runs: a marked result survives it.
     report["runs"]["ninja/agnostic/3"]["0"]["psnr"]["10"] = 42.0

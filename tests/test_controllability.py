@@ -4,7 +4,8 @@ four moves must give four different outcomes in the right directions, and the re
 import numpy as np
 import torch
 
-from adaworld_gym.evaluation.controllability import MOVES, controllability, pooled, real_branches
+from adaworld_gym.data.branches import MOVES, real_branches
+from adaworld_gym.evaluation.controllability import controllability, pooled
 from adaworld_gym.evaluation.metrics import score_hold
 from adaworld_gym.models.conditions import NoCondition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset as denoiser_preset

@@ -356,7 +356,7 @@ def test_latent_action_condition_samples_around_its_mean():
 
 
 def test_test_clips_refuse_impossible_lengths():
-    from adaworld_gym.evaluation.wm_eval import test_clips
+    from adaworld_gym.data.clips import test_clips
 
     frames, actions = test_clips(["maze"], 2, length=5)
     assert frames.shape == (2, 5, 3, 64, 64) and actions.shape == (2, 4)

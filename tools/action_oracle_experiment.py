@@ -31,8 +31,8 @@ from torch.utils.data import DataLoader
 from adaworld_gym.data.branches import branch_loader
 from adaworld_gym.data.clips import LiveClipStream
 from adaworld_gym.envs.procgen_games import ACTION_SUBSETS, PROCGEN_ACTION_NAMES
-from adaworld_gym.evaluation.controllability import (GAMES, contact_rows, controllability, pooled, real_branches,
-                                                     rollout_moves)
+from adaworld_gym.data.branches import real_branches
+from adaworld_gym.evaluation.controllability import GAMES, contact_rows, controllability, pooled, rollout_moves
 from adaworld_gym.models.change_weights import change_weights
 from adaworld_gym.models.conditions import NoCondition
 from adaworld_gym.models.diffusion.denoiser import Denoiser, preset

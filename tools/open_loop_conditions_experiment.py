@@ -29,7 +29,7 @@ from adaworld_gym.adaptation.simulator import AdaptedSimulator
 from adaworld_gym.envs.procgen_games import resolve_actions
 from adaworld_gym.evaluation.controllability import GAMES, open_loop
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse
-from adaworld_gym.evaluation.wm_eval import test_clips
+from adaworld_gym.data.clips import test_clips
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
 

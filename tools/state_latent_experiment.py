@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 
 from adaworld_gym.data.episodes import EpisodeStore, read_episode
-from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, MOVES, controllability, pooled, real_branches,
-                                                     rollout_moves, world_model_predictor)
+from adaworld_gym.data.branches import MOVES, real_branches
+from adaworld_gym.evaluation.controllability import (GAMES, HOLDS, controllability, pooled, rollout_moves,
+                                                     world_model_predictor)
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.world_model import WorldModel
 

@@ -22,11 +22,12 @@ from tqdm.auto import tqdm
 
 import gymnasium as gym
 
-from adaworld_gym.adaptation.action_map import ActionMap, action_features, feature_width, make_action_map
+from adaworld_gym.adaptation.action_map import (ActionMap, action_features, actions_to_tensor, feature_width,
+                                               make_action_map)
 from adaworld_gym.adaptation.configs import ACTION_MAP_INITS, REWARD_STEPS
 from adaworld_gym.adaptation.reward_model import RewardModel, f1_score, precision_recall
 from adaworld_gym.adaptation.simulator import AdaptedSimulator, reward_model_of
-from adaworld_gym.data.episodes import EpisodeStore, read_episode
+from adaworld_gym.data.episodes import Episode, EpisodeStore, read_episode
 from adaworld_gym.envs.procgen_games import resolve_actions
 from adaworld_gym.models.world_model import WorldModel, hint_function
 
@@ -47,6 +48,24 @@ class FewShotData:
     observed: torch.Tensor  # (N,) bool
 
 
+def few_shot_from_episodes(episodes: list[Episode], space: gym.Space) -> FewShotData:
+    """Every transition of `episodes` (empty ones skipped), actions as `actions_to_tensor` gives them for
+    `space`; an episode's last transition is unobserved where its final frame was not rendered."""
+    frames, actions, rewards, ends, episode, step, observed = [], [], [], [], [], [], []
+    for ep in episodes:
+        if ep.num_steps < 1:
+            continue
+        frames.append(torch.from_numpy(ep.frames).permute(0, 3, 1, 2).contiguous())
+        actions.append(actions_to_tensor(space, ep.actions)), rewards.append(ep.rewards), ends.append(ep.terminated)
+        episode.append(np.full(ep.num_steps, len(frames) - 1)), step.append(np.arange(ep.num_steps))
+        observed.append(np.arange(ep.num_steps) < ep.num_observed_frames - 1)
+    if not frames:
+        raise ValueError("no transitions in these episodes")
+    cat = lambda xs: torch.from_numpy(np.concatenate(xs))
+    return FewShotData(frames, torch.cat(actions), cat(rewards).float(), cat(ends).bool(), cat(episode), cat(step),
+                       cat(observed).bool())
+
+
 def load_few_shot(dataset: str | Path, game: str, num_actions: int) -> FewShotData:
     store = EpisodeStore(dataset)
     if game not in store.info.games:
@@ -54,20 +73,10 @@ def load_few_shot(dataset: str | Path, game: str, num_actions: int) -> FewShotDa
     if store.info.num_actions.get(game) != num_actions:
         raise ValueError(f"{dataset}: recorded with {store.info.num_actions.get(game)} actions for {game}, the "
                          f"adapter is for {num_actions}")
-    frames, actions, rewards, ends, episode, step, observed = [], [], [], [], [], [], []
-    for path in store.episode_paths(game):
-        ep = read_episode(path)
-        if ep.num_steps < 1:
-            continue
-        frames.append(torch.from_numpy(ep.frames).permute(0, 3, 1, 2).contiguous())
-        actions.append(ep.actions), rewards.append(ep.rewards), ends.append(ep.terminated)
-        episode.append(np.full(ep.num_steps, len(frames) - 1)), step.append(np.arange(ep.num_steps))
-        observed.append(np.arange(ep.num_steps) < ep.num_observed_frames - 1)
-    if not frames:
+    episodes = [read_episode(path) for path in store.episode_paths(game)]
+    if not any(ep.num_steps for ep in episodes):
         raise ValueError(f"{dataset}: no transitions of {game}")
-    cat = lambda xs: torch.from_numpy(np.concatenate(xs))
-    return FewShotData(frames, cat(actions), cat(rewards).float(), cat(ends).bool(), cat(episode), cat(step),
-                       cat(observed).bool())
+    return few_shot_from_episodes(episodes, gym.spaces.Discrete(num_actions))
 
 
 def transition_pairs(data: FewShotData, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

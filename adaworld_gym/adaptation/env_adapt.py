@@ -19,15 +19,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from adaworld_gym.adaptation.action_map import actions_to_tensor, check_action_space
-from adaworld_gym.adaptation.adapt import FewShotData, adapt_to_data
+from adaworld_gym.adaptation.action_map import check_action_space
+from adaworld_gym.adaptation.adapt import FewShotData, adapt_to_data, few_shot_from_episodes
 from adaworld_gym.adaptation.configs import REWARD_STEPS
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
+from adaworld_gym.data.collect import play_episodes
 from adaworld_gym.data.policies import QuotaRandomPolicy, few_shot_steps
 from adaworld_gym.data.sources import (DOOM_SCENARIOS, DoomEpisodeEnd, doom_action_names, is_vizdoom,
-                                       register_vizdoom, resize_frame)
+                                       register_vizdoom)
 from adaworld_gym.models.world_model import WorldModel
 
 MAX_START_FRAMES = 16
@@ -111,34 +111,10 @@ def collect_few_shot(env: gym.Env, samples_per_action: int, resolution: int = 64
     """Play `env` with held-random actions for `few_shot_steps` steps; returns the transitions (frames resized
     to `resolution`) and the first frames of the episodes, (E, resolution, resolution, 3) uint8."""
     space = env.action_space
-    total = few_shot_steps(space, samples_per_action)
     policy = QuotaRandomPolicy(space, samples_per_action, seed, max_hold)
-    # Gymnasium envs return an episode's last frame; Procgen's and `DoomEpisodeEnd`'s (`renders_final_frame =
-    # False`) repeat the one before, and the world model must not learn that transition.
-    renders_final = env.get_wrapper_attr("renders_final_frame") if env.has_wrapper_attr("renders_final_frame") \
-        else True
-    frames, actions, rewards, ends, episode, step, observed = [], [], [], [], [], [], []
-    bar = tqdm(total=total, desc="collect", unit="step", disable=not progress)
-    done = 0
-    while done < total:
-        obs, _ = env.reset(seed=seed + len(frames))
-        shown, t = [resize_frame(obs, resolution)], 0
-        while done < total:
-            action = policy.next()  # a hold may run on into the next episode
-            obs, reward, terminated, truncated, _ = env.step(action)
-            shown.append(resize_frame(obs, resolution))
-            actions.append(action), rewards.append(float(reward)), ends.append(bool(terminated))
-            episode.append(len(frames)), step.append(t), observed.append(renders_final or not (terminated or truncated))
-            t, done = t + 1, done + 1
-            bar.update()
-            if terminated or truncated:
-                break
-        frames.append(torch.from_numpy(np.stack(shown)).permute(0, 3, 1, 2).contiguous())
-    bar.close()
-    data = FewShotData(frames, actions_to_tensor(space, np.stack(actions)), torch.tensor(rewards),
-                       torch.tensor(ends), torch.tensor(episode), torch.tensor(step), torch.tensor(observed))
-    starts = torch.stack([f[0] for f in frames[:MAX_START_FRAMES]]).permute(0, 2, 3, 1).contiguous()
-    return data, starts
+    episodes = play_episodes(env, policy, few_shot_steps(space, samples_per_action), resolution, seed, progress)
+    starts = torch.from_numpy(np.stack([ep.frames[0] for ep in episodes[:MAX_START_FRAMES]]))
+    return few_shot_from_episodes(episodes, space), starts
 
 
 def adapt_env(world: WorldModel, env_id: str, env_kwargs: dict[str, Any] | None = None,

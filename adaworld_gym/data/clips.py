@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 from adaworld_gym.data.episodes import CorruptEpisodeError, EpisodeStore, read_episode_header
 from adaworld_gym.data.policies import make_policy
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
-from adaworld_gym.envs.procgen_games import split_levels
+from adaworld_gym.envs.procgen_games import episode_timeout, split_levels
 
 
 def _clip(frames: np.ndarray, actions: np.ndarray, rewards: np.ndarray, game: int) -> dict[str, torch.Tensor]:
@@ -210,3 +210,29 @@ def clip_loader(clip_len: int, batch_size: int, games: list[str], datasets: list
     stream = LiveClipStream(games, clip_len=clip_len, num_envs=16, policy=policy, split="train", seed=seed,
                             shuffle_buffer=1024)
     return DataLoader(stream, batch_size=batch_size, num_workers=num_workers)
+
+
+def test_clips(games: list[str] | tuple[str, ...], per_game: int, length: int, seed: int = 0,
+               policy: str = "held") -> tuple[torch.Tensor, torch.Tensor]:
+    """`per_game` clips of `length` consecutive frames of one episode per game, test levels, all 15 actions
+    under `policy`: frames (N, length, 3, 64, 64) uint8 and actions (N, length - 1), games in order. A game whose
+    episodes rarely last `length` frames (LONG_GAMES are ones that do) fails with an error once the other games
+    have given 50 times their share, instead of streaming forever."""
+    too_long = [g for g in games if length > episode_timeout(g, "hard")]
+    if too_long:
+        raise ValueError(f"clips of {length} frames are longer than any episode of {too_long}")
+    picked: dict[int, list[dict]] = {g: [] for g in range(len(games))}
+    stream = LiveClipStream(list(games), clip_len=length, num_envs=max(4, per_game), split="test", seed=seed,
+                            stride=length, policy=policy)
+    for seen, clip in enumerate(stream, start=1):
+        g = int(clip["game"])
+        if len(picked[g]) < per_game:
+            picked[g].append(clip)
+        if all(len(v) == per_game for v in picked.values()):
+            break
+        if seen > 50 * per_game * len(games):
+            short = [games[g] for g, v in picked.items() if len(v) < per_game]
+            raise ValueError(f"episodes of {short} rarely last {length} frames under the {policy!r} policy on test "
+                             f"levels; use shorter clips or other games")
+    clips = [c for g in range(len(games)) for c in picked[g]]
+    return torch.stack([c["frames"] for c in clips]), torch.stack([c["actions"] for c in clips])

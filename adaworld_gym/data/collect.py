@@ -1,10 +1,13 @@
-"""Collect episodes from batched environments (or video files) into an episode dataset, resumably."""
+"""Collect episodes from batched environments (or video files) into an episode dataset, resumably; or play any
+single Gymnasium environment into episodes in memory (`play_episodes`, the few-shot data of `adapt --env`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -13,7 +16,7 @@ from adaworld_gym.data.episodes import DatasetInfo, Episode, EpisodeStore, open_
 from adaworld_gym.data.policies import (RANDOM_POLICIES, AgentPolicy, BehaviourPolicy, QuotaRandomPolicy,
                                         make_policy)
 from adaworld_gym.data.sources import (DOOM_MAPS, check_games, doom_game, list_videos, make_frame_source,
-                                      read_video)
+                                      read_video, resize_frame)
 from adaworld_gym.envs.procgen_games import resolve_games, split_levels
 
 
@@ -202,3 +205,39 @@ def ingest_videos(folder: str | Path, out: str | Path, resolution: int = 64, eve
         store.write(Episode(frames=frames, actions=np.full(steps, -1), rewards=np.zeros(steps, np.float32),
                             terminated=np.zeros(steps, dtype=bool), truncated=truncated, game="video", level=index))
     return store
+
+
+def play_episodes(env: gym.Env, policy: Any, steps: int, resolution: int, seed: int = 0,
+                  progress: bool = True) -> list[Episode]:
+    """Play one Gymnasium environment for `steps` steps with `policy` (its `next()` gives an action in the
+    space's own form), frames resized to `resolution`; the last episode is cut (truncated) where the steps run
+    out. Episodes are seeded `seed`, `seed + 1`, ... In memory, an episode's actions stay in the space's form
+    ((T,) or (T, D)); only the dataset files hold them as one integer each."""
+    # Gymnasium envs return an episode's last frame; Procgen's and `DoomEpisodeEnd`'s (`renders_final_frame =
+    # False`) repeat the one before, and the world model must not learn that transition.
+    renders_final = env.get_wrapper_attr("renders_final_frame") if env.has_wrapper_attr("renders_final_frame") \
+        else True
+    episodes: list[Episode] = []
+    bar = tqdm(total=steps, desc="collect", unit="step", disable=not progress)
+    done = 0
+    while done < steps:
+        obs, _ = env.reset(seed=seed + len(episodes))
+        frames, actions, rewards, terminated, truncated = [resize_frame(obs, resolution)], [], [], [], []
+        while done < steps:
+            action = policy.next()  # a hold may run on into the next episode
+            obs, reward, term, trunc, _ = env.step(action)
+            frames.append(resize_frame(obs, resolution))
+            actions.append(action), rewards.append(float(reward))
+            terminated.append(bool(term)), truncated.append(bool(trunc))
+            done += 1
+            bar.update()
+            if term or trunc:
+                break
+        ended = terminated[-1] or truncated[-1]
+        truncated[-1] = truncated[-1] or not ended  # cut by the step budget
+        episodes.append(Episode(frames=np.stack(frames), actions=np.stack(actions),
+                                rewards=np.asarray(rewards, dtype=np.float32), terminated=np.asarray(terminated),
+                                truncated=np.asarray(truncated), game=str(getattr(env.spec, "id", "env")),
+                                final_frame_observed=renders_final or not ended))
+    bar.close()
+    return episodes

@@ -52,8 +52,10 @@ class CorruptEpisodeError(ValueError):
 
 @dataclass
 class Episode:
+    """One episode, as stored in a file (see the module docstring) or played in memory."""
+
     frames: np.ndarray
-    actions: np.ndarray
+    actions: np.ndarray  # (T,) int64 in files; in memory also (T, D) in an action space's own form
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray

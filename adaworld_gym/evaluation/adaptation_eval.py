@@ -2,8 +2,12 @@
 simulator of a game it never saw, from a few interactions?
 
 For each held-out game and method: build the action table (averaged latent actions, or random rows), fine-tune
-on N few-shot transitions per action (training levels), and after 0, 100, 200, ... steps roll out from K real
-frames of test-level clips with the clip's real actions, scoring open-loop PSNR/SSIM at 10 and 20 steps.
+on N few-shot transitions per action (training levels), and after 0, 100, 200, ... steps score it two ways. The
+lead metric is counterfactual move accuracy (`evaluation/controllability.py`): from saved states of test levels,
+each of the four moves held 1 and 3 steps in the real game and in the adapted simulator (the table's rows of
+LEFT, DOWN, UP, RIGHT); a move is right when its imagined frame is nearest to its own real outcome (chance 25%).
+Beside it, open-loop PSNR/SSIM at 10 and 20 steps of test-level clips rolled out from K real frames with the
+clips' real actions.
 Methods differ only in the pretrained model and the table's start; "scratch" is the same architecture with a
 fresh denoiser (same frozen frame autoencoder) trained only on the few-shot data.
 """
@@ -22,10 +26,14 @@ from adaworld_gym.adaptation.action_map import ActionMap
 from adaworld_gym.adaptation.adapt import (FewShotData, few_shot_conditions, finetune, initial_action_map,
                                           limit_per_action, load_few_shot)
 from adaworld_gym.adaptation.env_adapt import check_pixel_env, collect_few_shot, make_env
+from adaworld_gym.data.branches import Branches, real_branches
+from adaworld_gym.data.clips import test_clips
 from adaworld_gym.data.episodes import EpisodeStore
 from adaworld_gym.data.policies import few_shot_steps
+from adaworld_gym.envs.procgen_games import ACTION_SUBSETS
+from adaworld_gym.evaluation.controllability import controllability, rollout_moves
 from adaworld_gym.evaluation.metrics import bootstrap_margin_se
-from adaworld_gym.evaluation.wm_eval import horizon_scores, psnr_margin, test_clips
+from adaworld_gym.evaluation.wm_eval import COUNTERFACTUAL_HOLDS, horizon_scores, psnr_margin
 from adaworld_gym.io import save_figure
 from adaworld_gym.models.diffusion.denoiser import Denoiser
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
@@ -34,6 +42,20 @@ from adaworld_gym.models.world_model import WorldModel
 HELD_OUT_GAMES = ("bigfish", "fruitbot", "ninja", "starpilot")
 FINETUNE_STEPS = (0, 100, 200, 400, 800)
 HORIZONS = (10, 20)
+
+
+def run_key(task: str, method: str, per_action: int) -> str:
+    """A report's key of one run: "task/method/n" (a task may hold slashes itself, as ALE/Breakout-v5)."""
+    return f"{task}/{method}/{per_action}"
+
+
+def split_run_key(key: str) -> tuple[str, str, int]:
+    task, method, n = key.rsplit("/", 2)
+    return task, method, int(n)
+
+
+def find_run(report: dict[str, Any], task: str, method: str, per_action: int) -> dict[str, Any] | None:
+    return report["runs"].get(run_key(task, method, per_action))
 
 
 @dataclass(frozen=True)
@@ -104,22 +126,6 @@ def condition_ceiling(world: WorldModel, data: FewShotData, space: gym.Space, fr
     return scores
 
 
-def adapt_and_score(method: AdaptationMethod, data: FewShotData, space: gym.Space, frames: torch.Tensor,
-                    actions: torch.Tensor, steps: tuple[int, ...], batch_size: int, lr: float, scratch_lr: float,
-                    sampler: SamplerConfig, seed: int, device: str, progress: bool) -> dict[str, Any]:
-    """Open-loop scores of one method on one game after each number of fine-tuning steps."""
-    world = method.load(seed, device)
-    action_map = initial_action_map(world, data, space, method.init, seed)
-    scores: dict[str, Any] = {}
-
-    def evaluate(step: int) -> None:
-        scores[str(step)] = open_loop_actions(world, action_map, frames, actions, HORIZONS, sampler, seed)
-
-    finetune(world, action_map, data, max(steps), batch_size, scratch_lr if method.scratch else lr, seed,
-             progress, evaluate=evaluate, evaluate_at=steps)
-    return scores
-
-
 @dataclass
 class AdaptationTask:
     """One environment to adapt to: its action space, few-shot data, and test clips with their actions."""
@@ -131,16 +137,53 @@ class AdaptationTask:
     actions: torch.Tensor  # (C, K + max horizon - 1, ...) as `actions_to_tensor` gives them
     test_seed: int  # what the test clips were drawn with: a resumed report must score a game on the same clips
     description: str = ""
+    branches: Branches | None = None  # saved test states and each move's real outcomes (Procgen)
+    moves: tuple[int, ...] = ()  # the actions of LEFT, DOWN, UP, RIGHT in `space`, with `branches`
 
 
-def procgen_task(dataset: str | Path, game: str, memory: int, clips: int, seed: int) -> AdaptationTask:
-    """Few-shot data of `game` from a dataset (all 15 actions, as the test clips are played with them) and
-    held-random test-level clips."""
+def counterfactual_moves(world: WorldModel, action_map: ActionMap, branches: Branches, moves: tuple[int, ...],
+                         sampler: SamplerConfig, seed: int) -> dict[str, dict]:
+    """Counterfactual move accuracy of the adapted simulator: each move's action (`moves`: the actions of
+    LEFT, DOWN, UP, RIGHT in the task's space) held from every saved state, scored against the real outcomes."""
+    hold = branches.outcomes.shape[2]
+    with torch.no_grad():
+        rows = action_map(torch.tensor(moves, device=world.device)).cpu()  # (4, D)
+    conditions = rows[None, :, None].expand(branches.context.shape[0], -1, hold, -1)
+    return controllability(branches, rollout_moves(world, branches, conditions, sampler, seed),
+                           COUNTERFACTUAL_HOLDS)
+
+
+def adapt_and_score(method: AdaptationMethod, task: AdaptationTask, data: FewShotData, steps: tuple[int, ...],
+                    batch_size: int, lr: float, scratch_lr: float, sampler: SamplerConfig, seed: int, device: str,
+                    progress: bool) -> dict[str, Any]:
+    """Scores of one method on one task after each number of fine-tuning steps: open loop, and counterfactual
+    moves where the task has branches."""
+    world = method.load(seed, device)
+    action_map = initial_action_map(world, data, task.space, method.init, seed)
+    scores: dict[str, Any] = {}
+
+    def evaluate(step: int) -> None:
+        scores[str(step)] = open_loop_actions(world, action_map, task.frames, task.actions, HORIZONS, sampler, seed)
+        if task.branches is not None:
+            scores[str(step)]["counterfactual"] = counterfactual_moves(world, action_map, task.branches,
+                                                                       task.moves, sampler, seed)
+
+    finetune(world, action_map, data, max(steps), batch_size, scratch_lr if method.scratch else lr, seed,
+             progress, evaluate=evaluate, evaluate_at=steps)
+    return scores
+
+
+def procgen_task(dataset: str | Path, game: str, memory: int, clips: int, seed: int,
+                 counterfactual_states: int = 16) -> AdaptationTask:
+    """Few-shot data of `game` from a dataset (all 15 actions, as the test clips are played with them),
+    held-random test-level clips, and `counterfactual_states` saved test states with every move's outcome."""
     data = load_few_shot(dataset, game, 15)
     frames, actions = test_clips([game], clips, memory + max(HORIZONS), seed)
+    branches = real_branches(game, counterfactual_states, memory, max(COUNTERFACTUAL_HOLDS), seed) \
+        if counterfactual_states else None
     return AdaptationTask(game, gym.spaces.Discrete(15), data, frames, actions, seed,
                           f"few-shot: training levels, policy {EpisodeStore(dataset).info.policy}; test: levels "
-                          "0-999, held-random play")
+                          "0-999, held-random play", branches, ACTION_SUBSETS["moves"])
 
 
 def env_task(env_id: str, env_kwargs: dict[str, Any], samples_per_action: int, memory: int, clips: int,
@@ -180,12 +223,13 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
     sampler = sampler or SamplerConfig()
     say = print if progress else (lambda *a: None)
     report = report or {}
-    scoring = {"steps": list(steps), "clips": len(tasks[0].frames), "batch_size": batch_size, "lr": lr,
+    scoring = {"steps": list(steps), "clips": len(tasks[0].frames),
+               "counterfactual_states": len(tasks[0].branches.context) if tasks[0].branches is not None else 0,
+               "batch_size": batch_size, "lr": lr,
                "scratch_lr": scratch_lr, "sampler": asdict(sampler), "seed": seed, "horizons": list(HORIZONS)}
     before = report.get("settings", {})
-    # Resuming adds runs to a report only if they are scored as its earlier ones were. Keys are
-    # "task/method/n", and a task may hold slashes itself (an env id such as ALE/Breakout-v5).
-    done = [key.rsplit("/", 2) for key in report.get("runs", {})]
+    # Resuming adds runs to a report only if they are scored as its earlier ones were.
+    done = [split_run_key(key) for key in report.get("runs", {})]
     ran, done_tasks = {method for _, method, _ in done}, {task for task, _, _ in done}
     earlier = {m["name"]: m for m in before.get("methods", [])}
     changed = [f"{k}: {before[k]} there, {v} now" for k, v in scoring.items() if ran and before.get(k, v) != v]
@@ -215,31 +259,60 @@ def run_adaptation_benchmark(methods: list[AdaptationMethod], tasks: list[Adapta
         if isinstance(task.space, gym.spaces.Discrete):
             jobs += [(m, n) for m in methods if m.name in data_methods for n in data_sizes if n != per_action]
         for method, n in jobs:
-            key = f"{task.name}/{method.name}/{n}"
+            key = run_key(task.name, method.name, n)
             if key in runs:
                 continue
             # A Procgen dataset may hold more than `per_action` transitions per action: take the first n.
             data = limit_per_action(task.data, n) if isinstance(task.space, gym.spaces.Discrete) else task.data
-            runs[key] = adapt_and_score(method, data, task.space, task.frames, task.actions, steps, batch_size, lr,
-                                        scratch_lr, sampler, seed, device, progress)
+            runs[key] = adapt_and_score(method, task, data, steps, batch_size, lr, scratch_lr, sampler, seed,
+                                        device, progress)
             transitions[key] = int(data.observed.sum())  # what the world model was fine-tuned on
-            say(f"{key}: " + ", ".join(f"{s}: {v['psnr']['10']:.2f}/{v['psnr']['20']:.2f} dB"
+            say(f"{key}: " + ", ".join(f"{s}: {_accuracy_cell(v, '3')} {v['psnr']['10']:.2f}/{v['psnr']['20']:.2f} dB"
                                        for s, v in runs[key].items()))
             if save is not None:
                 save(report)
     return report
 
 
+def _accuracy_cell(scores: dict[str, Any], hold: str) -> str:
+    """"right/scored (accuracy)" of one run's counterfactual moves held `hold` steps, "-" without them."""
+    counts = scores.get("counterfactual", {}).get(hold)
+    if not counts or not counts["scored"]:
+        return "-"
+    return f"{counts['accuracy']:.0%} ({counts['right']}/{counts['scored']})"
+
+
 def markdown_tables(report: dict[str, Any]) -> str:
-    """Open-loop PSNR at 10 / 20 steps per game and method vs fine-tuning steps, then the data-size table."""
+    """Counterfactual move accuracy (the lead metric, where scored) and open-loop PSNR at 10 / 20 steps per game
+    and method vs fine-tuning steps, then the data-size table."""
     s = report["settings"]
     steps, n = s["steps"], s["per_action"]
     header = ["game", "method"] + [f"{k} steps" for k in steps]
-    lines = [f"Open-loop PSNR at 10 / 20 steps (dB), {n} transitions per action:", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = []
+    if s.get("counterfactual_states"):
+        lines += [f"Counterfactual move accuracy, each move held 3 steps from {s['counterfactual_states']} saved "
+                  f"test states per game (chance 25%), {n} transitions per action:", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        pooled_counts: dict[str, dict[str, list[int]]] = {}
+        for game in s["games"]:
+            for m in s["methods"]:
+                run = find_run(report, game, m["name"], n)
+                if run:
+                    lines.append(f"| {game} | {m['name']} | "
+                                 + " | ".join(_accuracy_cell(run[str(k)], "3") for k in steps) + " |")
+                    for k in steps:
+                        counts = run[str(k)].get("counterfactual", {}).get("3", {"right": 0, "scored": 0})
+                        total = pooled_counts.setdefault(m["name"], {}).setdefault(str(k), [0, 0])
+                        total[0], total[1] = total[0] + counts["right"], total[1] + counts["scored"]
+        for name, per_step in pooled_counts.items():
+            lines.append(f"| **all games** | {name} | " + " | ".join(
+                f"{r / t:.0%} ({r}/{t})" if t else "-" for r, t in per_step.values()) + " |")
+        lines.append("")
+    lines += [f"Open-loop PSNR at 10 / 20 steps (dB), {n} transitions per action:", "",
+              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for game in s["games"]:
         for m in s["methods"]:
-            run = report["runs"].get(f"{game}/{m['name']}/{n}")
+            run = find_run(report, game, m["name"], n)
             if run:
                 lines.append(f"| {game} | {m['name']} | " + " | ".join(
                     f"{run[str(k)]['psnr']['10']:.2f} / {run[str(k)]['psnr']['20']:.2f}" for k in steps) + " |")
@@ -253,7 +326,7 @@ def markdown_tables(report: dict[str, Any]) -> str:
             for name in s["data_methods"]:
                 cells = []
                 for k in sizes:
-                    run = report["runs"].get(f"{game}/{name}/{k}")
+                    run = find_run(report, game, name, k)
                     cells.append(f"{run[str(last)]['psnr']['10']:.2f} / {run[str(last)]['psnr']['20']:.2f}"
                                  if run else "-")
                 lines.append(f"| {game} | {name} | " + " | ".join(cells) + " |")
@@ -271,7 +344,7 @@ def plot_curves(report: dict[str, Any], path: Path, horizon: str = "10") -> Path
     fig, axes = plt.subplots(1, len(games), figsize=(4 * len(games), 3.5), squeeze=False)
     for ax, game in zip(axes[0], games):
         for m in s["methods"]:
-            run = report["runs"].get(f"{game}/{m['name']}/{s['per_action']}")
+            run = find_run(report, game, m["name"], s["per_action"])
             if run:
                 ax.plot(s["steps"], [run[str(k)]["psnr"][horizon] for k in s["steps"]], marker="o", label=m["name"])
         ax.set(title=f"{game}: open-loop PSNR at {horizon} steps", xlabel="fine-tuning steps", ylabel="dB")
@@ -285,9 +358,9 @@ def margins(report: dict[str, Any], leader: str, others: tuple[str, ...], horizo
     s = report["settings"]
     out: dict[str, Any] = {}
     for game in s["games"]:
-        lead = report["runs"].get(f"{game}/{leader}/{s['per_action']}")
+        lead = find_run(report, game, leader, s["per_action"])
         for other in others:
-            run = report["runs"].get(f"{game}/{other}/{s['per_action']}")
+            run = find_run(report, game, other, s["per_action"])
             if not (lead and run):
                 continue
             out.setdefault(game, {})[other] = {k: psnr_margin(lead[k], run[k], horizon) for k in map(str, s["steps"])}
@@ -336,7 +409,7 @@ def margins_across_trainings(reports: list[dict[str, Any]], leader: str, others:
     n, steps = first["per_action"], list(map(str, first["steps"]))
     out: dict[str, Any] = {}
     for game in dict.fromkeys(g for r in reports for g in r["settings"]["games"]):
-        held = [r for r in reports if all(f"{game}/{m}/{n}" in r["runs"] for m in (leader, *others))]
+        held = [r for r in reports if all(find_run(r, game, m, n) is not None for m in (leader, *others))]
         if len(held) < 2:
             continue
         seeds = {report_test_seeds(r)[game] for r in held}
@@ -344,11 +417,11 @@ def margins_across_trainings(reports: list[dict[str, Any]], leader: str, others:
         if len(seeds) > 1 or len(descriptions) > 1:
             raise ValueError(f"{game}: the reports scored it on different test clips or data ({sorted(seeds)}, "
                              f"{sorted(descriptions)})")
-        leads = [r["runs"][f"{game}/{leader}/{n}"] for r in held]
+        leads = [find_run(r, game, leader, n) for r in held]
         if any(a == b for i, a in enumerate(leads) for b in leads[i + 1:]):
             raise ValueError(f"{game}: two reports hold the very same {leader} runs, one training counted twice")
         for other in others:
-            rivals = [r["runs"][f"{game}/{other}/{n}"] for r in held]
+            rivals = [find_run(r, game, other, n) for r in held]
             cells = {}
             for k in steps:
                 per_training = [a[k]["psnr"][horizon] - b[k]["psnr"][horizon] for a, b in zip(leads, rivals)]

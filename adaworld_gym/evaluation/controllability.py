@@ -25,73 +25,21 @@ frame, PSNR/SSIM at 1, 5, 10, 20 steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
 from adaworld_gym.adaptation.simulator import AdaptedSimulator
-from adaworld_gym.envs.procgen_batch import ProcgenBatch
-from adaworld_gym.envs.procgen_games import TEST_LEVELS
+from adaworld_gym.data.branches import MOVES, Branches
 from adaworld_gym.evaluation.metrics import mse, psnr_of_mse, score_hold, ssim
 from adaworld_gym.models.diffusion.sampler import SamplerConfig
 from adaworld_gym.models.latent_action import LatentActionModel
 from adaworld_gym.models.world_model import WorldModel, to_uint8
 
-MOVES = ("LEFT", "DOWN", "UP", "RIGHT")  # the "moves" action subset, in order
 GAMES = ("maze", "heist", "jumper", "caveflyer", "coinrun", "bigfish", "starpilot", "chaser", "climber", "miner")
 HOLDS = (1, 3, 8)
 OPEN_LOOP_HORIZONS = (1, 5, 10, 20)
-
-
-@dataclass
-class Branches:
-    """Real states of one game and what each move, held, did from them."""
-
-    game: str
-    context: torch.Tensor  # (N, K, 3, H, W) uint8: the frames up to the saved state, oldest first
-    outcomes: torch.Tensor  # (N, 4, hold, 3, H, W) uint8: frame after holding move m for h + 1 steps
-    alive: torch.Tensor  # (N, hold) bool: no move's branch had ended its episode by step h + 1
-    levels: list[int]
-
-
-def real_branches(game: str, states: int, memory: int = 6, hold: int = 8, seed: int = 0) -> Branches:
-    """`states` saved states of test levels, each after `memory - 1` random moves from a level start, and every
-    move held `hold` steps from each (states whose warm-up ended an episode are replaced by fresh ones)."""
-    rng = np.random.default_rng(seed)
-    kept_context, kept_outcomes, kept_alive, kept_levels = [], [], [], []
-    attempt = 0
-    while sum(len(c) for c in kept_context) < states:
-        if attempt == 20:
-            raise RuntimeError(f"{game}: fewer than {states} warm-ups survived {memory - 1} moves in 20 tries")
-        batch = ProcgenBatch(game, states, start_level=TEST_LEVELS[0], num_levels=TEST_LEVELS[1], actions="moves",
-                             seed=seed * 1000 + attempt)
-        attempt += 1
-        frames, fine = [batch.obs], np.ones(states, dtype=bool)
-        for _ in range(memory - 1):
-            step = batch.step(rng.integers(4, size=states))
-            fine &= ~(step.terminated | step.truncated)
-            frames.append(step.obs)
-        levels = batch.levels()
-        saved = batch.get_state()
-        outcomes, alive = [], np.ones((states, hold), dtype=bool)
-        for move in range(len(MOVES)):
-            batch.set_state(saved)
-            ended, held = np.zeros(states, dtype=bool), []
-            for h in range(hold):
-                step = batch.step(np.full(states, move))
-                ended |= step.terminated | step.truncated
-                alive[:, h] &= ~ended
-                held.append(step.obs)  # where a branch ended, `alive` keeps it out of the scores
-            outcomes.append(np.stack(held, axis=1))
-        kept_context.append(np.stack(frames, axis=1)[fine])
-        kept_outcomes.append(np.stack(outcomes, axis=1)[fine])
-        kept_alive.append(alive[fine])
-        kept_levels += levels[fine].tolist()
-    chw = lambda x: torch.from_numpy(np.concatenate(x)[:states]).movedim(-1, -3).contiguous()
-    return Branches(game, chw(kept_context), chw(kept_outcomes),
-                    torch.from_numpy(np.concatenate(kept_alive)[:states]), kept_levels[:states])
 
 
 # A predictor imagines, from the branches' contexts, the frames of every move held `hold` steps:

@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from adaworld_gym.data.clips import LiveClipStream
+from adaworld_gym.data.branches import real_branches
+from adaworld_gym.data.clips import test_clips
 from adaworld_gym.envs.procgen_batch import ProcgenBatch
+from adaworld_gym.envs.procgen_games import TEST_LEVELS
 from adaworld_gym.evaluation.configs import WmEvalConfig
-from adaworld_gym.evaluation.controllability import controllability, pooled, real_branches, world_model_predictor
-from adaworld_gym.envs.procgen_games import TEST_LEVELS, episode_timeout
+from adaworld_gym.evaluation.controllability import controllability, pooled, world_model_predictor
 from adaworld_gym.evaluation.inverse_dynamics import InverseDynamics, train_inverse_dynamics
 from adaworld_gym.evaluation.metrics import (bootstrap_margin_se, colour_histogram, mse, paired_mean_margin,
                                              psnr_of_mse, ssim)
@@ -41,32 +42,6 @@ TRANSFER_GAMES = ("coinrun", "jumper", "climber", "ninja", "maze", "heist")
 # plunder, but 37 in fruitbot (max 123), so only games like the first three yield 200-step clips at all.
 LONG_GAMES = ("maze", "heist", "plunder")
 COUNTERFACTUAL_HOLDS = (1, 3)
-
-
-def test_clips(games: list[str] | tuple[str, ...], per_game: int, length: int, seed: int = 0,
-               policy: str = "held") -> tuple[torch.Tensor, torch.Tensor]:
-    """`per_game` clips of `length` consecutive frames of one episode per game, test levels, all 15 actions
-    under `policy`: frames (N, length, 3, 64, 64) uint8 and actions (N, length - 1), games in order. A game whose
-    episodes rarely last `length` frames (LONG_GAMES are ones that do) fails with an error once the other games
-    have given 50 times their share, instead of streaming forever."""
-    too_long = [g for g in games if length > episode_timeout(g, "hard")]
-    if too_long:
-        raise ValueError(f"clips of {length} frames are longer than any episode of {too_long}")
-    picked: dict[int, list[dict]] = {g: [] for g in range(len(games))}
-    stream = LiveClipStream(list(games), clip_len=length, num_envs=max(4, per_game), split="test", seed=seed,
-                            stride=length, policy=policy)
-    for seen, clip in enumerate(stream, start=1):
-        g = int(clip["game"])
-        if len(picked[g]) < per_game:
-            picked[g].append(clip)
-        if all(len(v) == per_game for v in picked.values()):
-            break
-        if seen > 50 * per_game * len(games):
-            short = [games[g] for g, v in picked.items() if len(v) < per_game]
-            raise ValueError(f"episodes of {short} rarely last {length} frames under the {policy!r} policy on test "
-                             f"levels; use shorter clips or other games")
-    clips = [c for g in range(len(games)) for c in picked[g]]
-    return torch.stack([c["frames"] for c in clips]), torch.stack([c["actions"] for c in clips])
 
 
 def _batched_rollout(model: WorldModel, context: torch.Tensor, conditions: torch.Tensor, sampler: SamplerConfig,
